@@ -1,0 +1,110 @@
+"""Medians, paired ratios and the results table.
+
+Ratios are the median of per-round ratios: servers run back to back within a round, so
+pairing them by round cancels the machine's slow drifts (the reason for interleaving).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import median
+
+from benchmarks.scenarios import SCENARIOS
+
+SUBJECT = "bws"
+BASELINES = ("autobahn", "websockets")
+ORDER = ("autobahn", "websockets", "bws")
+MISSING = "—"
+
+
+def _group(sample: dict) -> tuple[str, str, str]:
+    """(scenario, row label, column) — scenario 7 compares clients, one row per server."""
+    scenario = SCENARIOS[sample["scenario"]]
+    if scenario.subject == "client":
+        return scenario.name, f"client→{sample['server']}", sample["client"]
+    return scenario.name, scenario.name, sample["server"]
+
+
+def summarize(samples: list[dict]) -> list[dict]:
+    """One row per (scenario row, metric): medians per column and bws ratios."""
+    values = defaultdict(lambda: defaultdict(dict))  # (row, metric) -> column -> round -> v
+    columns, rows = [], []
+    for s in samples:
+        if "metrics" not in s:
+            continue
+        name, label, column = _group(s)
+        if column not in columns:
+            columns.append(column)
+        for key, value in s["metrics"].items():
+            if (name, label, key) not in rows:
+                rows.append((name, label, key))
+            values[(label, key)][column][s["round"]] = value
+    columns.sort(key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
+
+    out = []
+    for name, label, key in rows:
+        scenario = SCENARIOS[name]
+        metric = next(m for m in scenario.metrics if m.key == key)
+        by_column = values[(label, key)]
+        row = {
+            "scenario": name,
+            "row": label,
+            "metric": key,
+            "label": metric.label,
+            "fmt": metric.fmt,
+            "medians": {},
+            "ratios": {},
+            "budget": None,
+        }
+        for column, by_round in by_column.items():
+            row["medians"][column] = median(by_round.values())
+        for base in BASELINES:
+            mine, theirs = by_column.get(SUBJECT, {}), by_column.get(base, {})
+            paired = [mine[r] / theirs[r] for r in mine if r in theirs and theirs[r]]
+            if paired:
+                row["ratios"][base] = median(paired)
+        if key == scenario.metrics[0].key and scenario.budget is not None:
+            row["budget"] = scenario.budget
+        out.append(row)
+    return out
+
+
+def columns_of(rows: list[dict]) -> list[str]:
+    found = {c for r in rows for c in r["medians"]} | {SUBJECT, *BASELINES}
+    return sorted(found, key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
+
+
+def table(rows: list[dict]) -> str:
+    """A reStructuredText simple table (so it can be pasted into docs/benchmarks.rst)."""
+    columns = columns_of(rows)
+    header = ["scenario", "metric", *columns, *(f"{SUBJECT}/{b}" for b in BASELINES), "budget"]
+    lines = []
+    for r in rows:
+        cells = [r["row"], r["label"]]
+        for c in columns:
+            v = r["medians"].get(c)
+            cells.append(MISSING if v is None else r["fmt"].format(v))
+        for b in BASELINES:
+            v = r["ratios"].get(b)
+            cells.append(MISSING if v is None else f"{v:.2f}")
+        cells.append(_budget_cell(r))
+        lines.append(cells)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
+    rule = "  ".join("=" * w for w in widths)
+
+    def fmt(cells):
+        first = [f"{cells[0]:<{widths[0]}}", f"{cells[1]:<{widths[1]}}"]
+        rest = [f"{c:>{w}}" for c, w in zip(cells[2:], widths[2:], strict=True)]
+        return "  ".join(first + rest).rstrip()
+
+    return "\n".join([rule, fmt(header), rule, *(fmt(c) for c in lines), rule])
+
+
+def _budget_cell(row: dict) -> str:
+    if row["budget"] is None:
+        return ""
+    limit = f"≤{row['budget']:.2f}"
+    ratio = row["ratios"].get("autobahn")
+    if ratio is None:
+        return limit
+    return f"{limit} {'ok' if ratio <= row['budget'] else 'OVER'}"

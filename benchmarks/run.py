@@ -1,0 +1,343 @@
+"""Run the echo benchmarks and print medians with bws/Autobahn and bws/websockets ratios.
+
+    python -m benchmarks.run [--rounds 5] [--duration 3] [--smoke]
+        [--scenarios text32 rr100 ...] [--servers autobahn websockets bws] [--json out.json]
+
+Every measurement gets a fresh server process pinned to one CPU and a fresh load
+generator (or client) pinned to another; within a round each server takes its turn on
+every scenario, in an order rotated round by round, so slow drifts of a shared machine
+hit every server alike.  See docs/benchmarks.rst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.clients import CLIENTS
+from benchmarks.scenarios import SCENARIOS
+from benchmarks.servers import SERVERS
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SERVERS = ("autobahn", "websockets", "bws")
+START_TIMEOUT = 20.0
+SKIP_EXIT = 3  # benchmarks.clients: the client library is missing
+
+
+class Skip(Exception):
+    """A server or client cannot run here (e.g. a bws piece not written yet)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(why)
+        self.what = what  # the server's name, or "client:NAME"
+
+
+class Pinning:
+    """Server on one CPU, load generator on another, when the machine has two to give."""
+
+    def __init__(self, server_cpu: int | None, client_cpu: int | None) -> None:
+        allowed = sorted(os.sched_getaffinity(0))
+        self.enabled = len(allowed) >= 2
+        if not self.enabled:
+            self.server = self.client = None
+            return
+        self.server = allowed[0] if server_cpu is None else server_cpu
+        self.client = allowed[1] if client_cpu is None else client_cpu
+        self.taskset = shutil.which("taskset")
+        # Keep this (mostly idle) orchestrator off the server's CPU too.
+        os.sched_setaffinity(0, {self.client})
+
+    def prefix(self, cpu: int | None) -> list[str]:
+        if not self.enabled:
+            return []
+        return [self.taskset, "-c", str(cpu)] if self.taskset else []
+
+    def preexec(self, cpu: int | None):
+        if not self.enabled or self.taskset:
+            return None
+        return lambda: os.sched_setaffinity(0, {cpu})
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "off (fewer than 2 CPUs available)"
+        how = "taskset" if self.taskset else "sched_setaffinity"
+        return f"server on CPU {self.server}, client on CPU {self.client} ({how})"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Server:
+    """One echo server process; entering the ``with`` block waits until it listens."""
+
+    def __init__(self, name: str, compression: bool, pinning: Pinning, logdir: Path) -> None:
+        self.name, self.compression, self.pinning = name, compression, pinning
+        self.port = free_port()
+        self.log = logdir / f"{name}-{self.port}.log"
+
+    def __enter__(self) -> Server:
+        cmd = [sys.executable, "-m", "benchmarks.servers", self.name, str(self.port)]
+        if self.compression:
+            cmd.append("--compression")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.pinning.prefix(self.pinning.server) + cmd,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=self.pinning.preexec(self.pinning.server),
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Skip(self.name, f"exited with status {self.proc.returncode}: {self.tail()}")
+            # READY from benchmarks.servers; an open port for a bws server that does not say it.
+            if b"READY" in self.log.read_bytes() or port_open(self.port):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise Skip(self.name, f"not listening after {START_TIMEOUT:.0f} s: {self.tail()}")
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self) -> str:
+        text = self.log.read_text(errors="replace").strip().splitlines()
+        return " | ".join(text[-3:]) or "(no output)"
+
+
+def drive(scenario, server_pid: int, port: int, client: str | None, args, pinning) -> dict:
+    """Run the load generator (or a client) once; return its JSON result."""
+    if scenario.driver == "clients":
+        cmd = [sys.executable, "-m", "benchmarks.clients", client]
+    else:
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.loadgen",
+            scenario.name,
+            "--idle-conns",
+            str(args.idle_conns),
+        ]
+    cmd += [
+        "--port",
+        str(port),
+        "--server-pid",
+        str(server_pid),
+        "--warmup",
+        str(args.warmup),
+        "--duration",
+        str(args.duration),
+    ]
+    proc = subprocess.run(
+        pinning.prefix(pinning.client) + cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=args.warmup + args.duration + 120,
+        preexec_fn=pinning.preexec(pinning.client),
+    )
+    lines = proc.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise RuntimeError(f"driver gave no result: {proc.stderr.strip()[-300:]}") from None
+    if proc.returncode == SKIP_EXIT:
+        raise Skip(f"client:{client}", result["skip"])
+    if proc.returncode or "error" in result:
+        raise RuntimeError(result.get("error") or f"exit status {proc.returncode}")
+    return result
+
+
+def rotated(items: list[str], by: int) -> list[str]:
+    by %= len(items)
+    return items[by:] + items[:by]
+
+
+def environment(pinning: Pinning, args) -> dict:
+    versions = {}
+    for dist in ("twisted", "autobahn", "websockets", "picows", "uvloop", "bws"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        from autobahn.websocket import USES_NVX  # Autobahn's C UTF-8 validator and masker
+    except ImportError:
+        USES_NVX = None
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "python": platform.python_version(),
+        "versions": versions,
+        "autobahn_nvx": USES_NVX,
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "pinning": pinning.describe(),
+        "rounds": args.rounds,
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "idle_conns": args.idle_conns,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def raise_fd_limit() -> None:
+    """Idle-memory scenario holds thousands of sockets; children inherit this limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=3.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds first")
+    parser.add_argument("--idle-conns", type=int, default=1000, help="scenario 'idle'")
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(DEFAULT_SERVERS))
+    parser.add_argument(
+        "--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS), help="scenario 'client'"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every scenario for a fraction of a second, 1 round (CI)",
+    )
+    parser.add_argument("--json", type=Path, help="write samples and summary here")
+    parser.add_argument("--server-cpu", type=int)
+    parser.add_argument("--client-cpu", type=int)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.duration, args.warmup, args.idle_conns = 1, 0.2, 0.1, 20
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    raise_fd_limit()
+    pinning = Pinning(args.server_cpu, args.client_cpu)
+    env = environment(pinning, args)
+    print(
+        f"pinning: {env['pinning']}; {args.rounds} round(s) of {args.duration} s "
+        f"(+{args.warmup} s warm-up)",
+        file=sys.stderr,
+    )
+    started = time.monotonic()
+    samples, unavailable, failures = [], {}, 0
+
+    with tempfile.TemporaryDirectory(prefix="bws-bench-") as tmp:
+        for rnd in range(args.rounds):
+            for name in args.scenarios:
+                scenario = SCENARIOS[name]
+                for server in rotated(list(args.servers), rnd):
+                    clients = (
+                        rotated(list(args.clients), rnd) if scenario.driver == "clients" else [None]
+                    )
+                    for client in clients:
+                        sample = {
+                            "round": rnd,
+                            "scenario": name,
+                            "server": server,
+                            "client": client,
+                        }
+                        who = server if client is None else f"{client}→{server}"
+                        blocker = unavailable.get(server) or unavailable.get(f"client:{client}")
+                        if blocker or (scenario.compression and server == "picows"):
+                            continue
+                        try:
+                            raw = run_one(scenario, server, client, args, pinning, Path(tmp))
+                        except Skip as skip:
+                            unavailable[skip.what] = str(skip)
+                            print(
+                                f"SKIP {skip.what}: {skip} (skipped from now on)", file=sys.stderr
+                            )
+                            continue
+                        except Exception as exc:
+                            failures += 1
+                            sample["error"] = f"{type(exc).__name__}: {exc}"
+                            samples.append(sample)
+                            print(
+                                f"FAIL [{rnd + 1}/{args.rounds}] {name} {who}: {sample['error']}",
+                                file=sys.stderr,
+                            )
+                            continue
+                        sample["raw"] = raw
+                        sample["metrics"] = {m.key: m.compute(raw) for m in scenario.metrics}
+                        samples.append(sample)
+                        head = scenario.metrics[0]
+                        print(
+                            f"[{rnd + 1}/{args.rounds}] {name:9} {who:22} "
+                            f"{head.fmt.format(sample['metrics'][head.key]):>10} {head.label}",
+                            file=sys.stderr,
+                        )
+
+    rows = report.summarize(samples)
+    elapsed = time.monotonic() - started
+    print()
+    print(report.table(rows))
+    for what, why in unavailable.items():
+        print(f"skipped {what}: {why}")
+    print(f"{len(samples)} measurement(s), {failures} failure(s), {elapsed:.0f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "environment": env,
+                    "elapsed_s": elapsed,
+                    "samples": samples,
+                    "summary": [{k: v for k, v in r.items() if k != "fmt"} for r in rows],
+                    "skipped": unavailable,
+                },
+                indent=1,
+            )
+        )
+    return 1 if failures else 0
+
+
+def run_one(scenario, server: str, client: str | None, args, pinning, logdir) -> dict:
+    with Server(server, scenario.compression, pinning, logdir) as srv:
+        return drive(scenario, srv.proc.pid, srv.port, client, args, pinning)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""What each scenario runs and which figures it reports.
+
+A scenario names the driver (``loadgen`` for servers, ``clients`` for scenario 7), whether
+servers accept compression, and the metrics derived from one raw measurement.  The first
+metric of each scenario is the headline one, which the budget applies to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MB = 1e6  # "ms per MB" is per 10^6 bytes echoed (one direction)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    compute: Callable[[dict], float]
+    fmt: str = "{:,.1f}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    driver: str  # "loadgen" or "clients"
+    metrics: tuple[Metric, ...]
+    compression: bool = False
+    budget: float | None = None  # max bws/autobahn ratio on the headline metric
+    subject: str = "server"  # what the columns compare: servers, or clients (scenario 7)
+
+
+def _per(numerator: str, scale: float) -> Callable[[dict], float]:
+    return lambda r: r[numerator] * scale / r["messages"]
+
+
+def _rate(r: dict) -> float:
+    return r["messages"] / r["wall_s"]
+
+
+def _util(key: str) -> Callable[[dict], float]:
+    return lambda r: 100 * r[key] / r["wall_s"]
+
+
+SERVER_UTIL = Metric("server_util", "server CPU %", _util("server_cpu_s"), "{:.0f}")
+CLIENT_UTIL = Metric("client_util", "loadgen CPU %", _util("client_cpu_s"), "{:.0f}")
+
+
+def _message_metrics(rate_label: str) -> tuple[Metric, ...]:
+    return (
+        Metric("cpu_us", "server CPU µs/msg", _per("server_cpu_s", 1e6)),
+        Metric("rate", rate_label, _rate, "{:,.0f}"),
+        SERVER_UTIL,
+        CLIENT_UTIL,
+    )
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "text32",
+            "32 B text, 128 in flight, 1 connection",
+            "loadgen",
+            _message_metrics("msg/s"),
+            budget=1.10,
+        ),
+        Scenario(
+            "rr100",
+            "100 connections, request/response (32 B text)",
+            "loadgen",
+            _message_metrics("msg/s"),
+            budget=1.10,
+        ),
+        Scenario(
+            "bin1m",
+            "1 MiB binary, 4 in flight, 1 connection",
+            "loadgen",
+            (
+                Metric(
+                    "cpu_ms_mb",
+                    "server CPU ms/MB",
+                    lambda r: r["server_cpu_s"] * 1e3 * MB / r["bytes"],
+                    "{:.2f}",
+                ),
+                Metric(
+                    "wall_ms_mb",
+                    "wall ms/MB",
+                    lambda r: r["wall_s"] * 1e3 * MB / r["bytes"],
+                    "{:.2f}",
+                ),
+                SERVER_UTIL,
+                CLIENT_UTIL,
+            ),
+            budget=1.10,
+        ),
+        Scenario(
+            "handshake",
+            "connect + upgrade + 1 echo + close, 16 at a time",
+            "loadgen",
+            (
+                Metric("cpu_us", "server CPU µs/conn", _per("server_cpu_s", 1e6), "{:,.0f}"),
+                Metric("rate", "conn/s", _rate, "{:,.0f}"),
+                SERVER_UTIL,
+                CLIENT_UTIL,
+            ),
+            budget=1.25,
+        ),
+        Scenario(
+            "idle",
+            "idle connections: server RSS growth",
+            "loadgen",
+            (
+                Metric(
+                    "kb_conn",
+                    "KB/conn (RSS)",
+                    lambda r: (r["rss_after"] - r["rss_before"]) / r["connections"] / 1024,
+                ),
+            ),
+            budget=1.30,
+        ),
+        Scenario(
+            "deflate",
+            "permessage-deflate, 1 KiB JSON text, 32 in flight",
+            "loadgen",
+            _message_metrics("msg/s"),
+            compression=True,
+            budget=1.10,
+        ),
+        Scenario(
+            "client",
+            "client round trips, 32 B text, 1 in flight",
+            "clients",
+            (
+                Metric("cpu_us", "client CPU µs/rt", _per("client_cpu_s", 1e6)),
+                Metric("rate", "rt/s", _rate, "{:,.0f}"),
+                Metric("server_cpu_us", "server CPU µs/rt", _per("server_cpu_s", 1e6)),
+            ),
+            subject="client",
+        ),
+    )
+}

@@ -1,0 +1,85 @@
+"""bws: the Ballerina WebSocket specification, Twisted-native.
+
+The public names live here; the modules behind them hold one concern each.
+"""
+
+from bws.caller import Caller
+from bws.closeframe import (
+    CUSTOM_CLOSE_FRAME,
+    GOING_AWAY,
+    INTERNAL_SERVER_ERROR,
+    INVALID_PAYLOAD,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+    POLICY_VIOLATION,
+    PREDEFINED_CLOSE_FRAME,
+    PROTOCOL_ERROR,
+    UNSUPPORTED_DATA,
+    CloseFrame,
+    CustomCloseFrame,
+    GoingAway,
+    InternalServerError,
+    InvalidPayload,
+    MessageTooBig,
+    NormalClosure,
+    PolicyViolation,
+    ProtocolError,
+    UnsupportedData,
+)
+from bws.config import (
+    KEEPALIVE_ALWAYS,
+    KEEPALIVE_AUTO,
+    KEEPALIVE_NEVER,
+    ClientConfiguration,
+    ConfigurationError,
+    ListenerConfiguration,
+    ListenerHttp1Settings,
+    RequestLimitConfigs,
+    RetryConfig,
+    WSServiceConfig,
+    serviceConfig,
+)
+from bws.dispatchkey import dispatcherValue
+from bws.errors import (
+    AuthError,
+    AuthnError,
+    AuthzError,
+    ConnectionClosureError,
+    ConnectionError,
+    CorruptedFrameError,
+    Error,
+    HandshakeTimedOut,
+    InvalidContinuationFrameError,
+    InvalidHandshakeError,
+    PayloadBindingError,
+    PayloadTooLargeError,
+    PayloadValidationError,
+    ReadTimedOutError,
+    ReadTimeoutError,
+    SslError,
+    UpgradeError,
+)
+from bws.interfaces import ICaller, IPingPongService, IService, IUpgradeService
+from bws.listener import Listener
+from bws.request import Header, Principal, UpgradeRequest
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Caller", "CloseFrame", "CustomCloseFrame", "GoingAway", "InternalServerError",
+    "InvalidPayload", "MessageTooBig", "NormalClosure", "PolicyViolation", "ProtocolError",
+    "UnsupportedData", "NORMAL_CLOSURE", "GOING_AWAY", "PROTOCOL_ERROR", "UNSUPPORTED_DATA",
+    "INVALID_PAYLOAD", "POLICY_VIOLATION", "MESSAGE_TOO_BIG", "INTERNAL_SERVER_ERROR",
+    "PREDEFINED_CLOSE_FRAME", "CUSTOM_CLOSE_FRAME",
+    "ClientConfiguration", "ConfigurationError", "ListenerConfiguration",
+    "ListenerHttp1Settings", "RequestLimitConfigs", "RetryConfig", "WSServiceConfig",
+    "serviceConfig", "KEEPALIVE_AUTO", "KEEPALIVE_ALWAYS", "KEEPALIVE_NEVER",
+    "dispatcherValue",
+    "Error", "AuthError", "AuthnError", "AuthzError", "ConnectionClosureError",
+    "ConnectionError", "CorruptedFrameError", "HandshakeTimedOut",
+    "InvalidContinuationFrameError", "InvalidHandshakeError", "PayloadBindingError",
+    "PayloadTooLargeError", "PayloadValidationError", "ReadTimedOutError", "ReadTimeoutError",
+    "SslError", "UpgradeError",
+    "ICaller", "IPingPongService", "IService", "IUpgradeService",
+    "Listener", "Header", "Principal", "UpgradeRequest",
+]

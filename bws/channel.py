@@ -1,0 +1,340 @@
+# -*- test-case-name: tests.test_connection -*-
+"""What both ends of a bws connection share: sending, flow control, closing, attributes.
+
+:class:`ChannelMixin` sits in front of an Autobahn protocol class (server or client) and
+gives ``Caller`` and ``Client`` the spec's semantics: messages fragmented at
+``maxFrameSize`` (text on UTF-8 boundaries), write Deferreds that respect the transport's
+flow control, the close handshake with the reference's error messages and a timer of
+bws's own clock (Autobahn's timers are switched off), and protocol errors turned into
+``bws`` errors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from bws.closeframe import isValidCloseCode
+from bws.config import seconds
+from bws.errors import (
+    ConnectionClosureError,
+    CorruptedFrameError,
+    Error,
+    InvalidContinuationFrameError,
+    PayloadTooLargeError,
+)
+
+__all__ = ["ChannelMixin", "STATE_OPEN", "STATE_CLOSING", "STATE_CLOSED"]
+
+STATE_OPEN = WebSocketProtocol.STATE_OPEN
+STATE_CLOSING = WebSocketProtocol.STATE_CLOSING
+STATE_CLOSED = WebSocketProtocol.STATE_CLOSED
+CLOSE_NO_STATUS = 1005
+CLOSE_ABNORMAL = 1006
+#: Longest timeout accepted by ``close`` (the reference refuses absurd values).
+MAX_TIMEOUT = 2**31 - 1
+
+_ids = itertools.count(1)
+_idPrefix = os.urandom(4).hex()
+
+
+def newConnectionId() -> str:
+    """A process-unique, stable id for one connection."""
+    return f"{_idPrefix}-{next(_ids):x}"
+
+
+def closeTimeout(timeout: Any) -> float:
+    """Validate a ``close`` timeout: seconds >= 0, or -1 for "wait forever"."""
+    try:
+        value = seconds(timeout)
+    except (TypeError, ValueError, ArithmeticError):
+        raise Error(f"Invalid timeout value: {timeout}") from None
+    if value == -1:
+        return value
+    if value < 0 or value > MAX_TIMEOUT or value != value:
+        raise Error(f"Invalid timeout value: {timeout}")
+    return value
+
+
+def utf8Cut(payload: bytes, end: int) -> int:
+    """The largest index <= ``end`` that does not split a UTF-8 sequence."""
+    start = end
+    while end > 0 and (payload[end] & 0xC0) == 0x80:
+        end -= 1
+    return end if end > 0 else start
+
+
+@implementer(IPushProducer)
+class ChannelMixin:
+    """Mixed in before an Autobahn protocol; see the module docstring.
+
+    Subclasses set ``clock``, ``maxFrameSize``, ``closureTimeout`` before the connection
+    opens and override the ``channel*`` hooks.
+    """
+
+    log = Logger()
+    clock: IReactorTime
+    maxFrameSize: int = 65536
+    #: Default seconds to wait for the peer's close (``connectionClosureTimeout``).
+    closureTimeout: float = 60.0
+
+    # Autobahn's attributes we read (declared for type checkers).
+    state: int
+    transport: Any
+    closedByMe: bool
+    _perMessageCompress: Any
+
+    def channelInit(self) -> None:
+        """Reset per-connection state; call from ``connectionMade``."""
+        self.connectionId = newConnectionId()
+        self.attributes: dict[str, Any] = {}
+        self._readPauses: set[str] = set()
+        self._writePaused = False
+        self._writeWaiters: list[Deferred[None]] = []
+        self._closeWaiter: Deferred[None] | None = None
+        self._closeTimer: IDelayedCall | None = None
+        self._closeTimerSeconds: float | None = None
+        self.closeFrameReceived = False
+        self.closeStatus: int | None = None
+        self.closeReason = ""
+        self.failure: Error | None = None
+        self.transport.registerProducer(self, True)
+
+    # -- flow control --------------------------------------------------------------
+
+    def pauseReading(self, why: str) -> None:
+        """Stop reading from the socket until every reason is lifted."""
+        if not self._readPauses and self.transport is not None:
+            self.transport.pauseProducing()
+        self._readPauses.add(why)
+
+    def resumeReading(self, why: str) -> None:
+        """Lift one reason for not reading."""
+        self._readPauses.discard(why)
+        if not self._readPauses and self.transport is not None and self.state != STATE_CLOSED:
+            self.transport.resumeProducing()
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: hold writers, and stop reading meanwhile."""
+        self._writePaused = True
+        self.pauseReading("write")
+
+    def resumeProducing(self) -> None:
+        """The transport drained: release held writers."""
+        self._writePaused = False
+        waiters, self._writeWaiters = self._writeWaiters, []
+        for d in waiters:
+            d.callback(None)
+        if not self._writePaused:
+            self.resumeReading("write")
+
+    def stopProducing(self) -> None:
+        """The transport is going away; held writers fail in ``channelLost``."""
+
+    def writeDone(self) -> Deferred[None]:
+        """A Deferred that fires once the transport can take more data."""
+        if not self._writePaused:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._writeWaiters.append(d)
+        return d
+
+    # -- sending -----------------------------------------------------------------
+
+    def writeRefusal(self, kind: str) -> Failure | None:
+        """Why a data write must fail now, or None when it may go out."""
+        state = self.state
+        if state == STATE_OPEN and not self.closeFrameReceived:
+            return None
+        if state == STATE_CLOSING and self.closedByMe:
+            text = "Cannot push text data!" if kind == "text" else f"Cannot push {kind} data."
+            return Failure(ConnectionClosureError(f"Close frame already sent. {text}"))
+        return Failure(ConnectionClosureError("Connection already closed"))
+
+    def sendPayload(self, payload: bytes, isBinary: bool) -> None:
+        """Send one message, fragmented at ``maxFrameSize`` (text on UTF-8 boundaries)."""
+        limit = self.maxFrameSize
+        compress = self._perMessageCompress
+        if compress is None and len(payload) <= limit:
+            self.sendFrame(opcode=2 if isBinary else 1, payload=payload)  # type: ignore[attr-defined]
+            return
+        rsv = 0
+        if compress is not None:
+            compress.start_compress_message()
+            payload = compress.compress_message_data(payload) + compress.end_compress_message()
+            rsv = 4
+        # Compressed bytes may be cut anywhere; plain text only between characters.
+        self.sendFragments(payload, 2 if isBinary else 1, rsv, not isBinary and rsv == 0)
+
+    def sendFragments(self, payload: bytes, opcode: int, rsv: int, textCuts: bool) -> None:
+        """Write ``payload`` as one message of frames no larger than ``maxFrameSize``."""
+        limit = self.maxFrameSize
+        n = len(payload)
+        start = 0
+        first = True
+        while True:
+            end = min(start + limit, n)
+            if textCuts and end < n:
+                end = utf8Cut(payload, end)
+            fin = end >= n
+            self.sendFrame(  # type: ignore[attr-defined]
+                opcode=opcode if first else 0, payload=payload[start:end], fin=fin,
+                rsv=rsv if first else 0)
+            if fin:
+                return
+            first = False
+            start = end
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """Autobahn's single write path; writes straight to the transport (no stats)."""
+        if sync or chopsize or self.send_queue:  # type: ignore[attr-defined]
+            super().sendData(data, sync, chopsize)  # type: ignore[misc]
+        else:
+            self.transport.write(data)
+
+    def writeMessage(self, payload: bytes, isBinary: bool, kind: str) -> Deferred[None]:
+        """Send a message and return the flow-control Deferred."""
+        refusal = self.writeRefusal(kind)
+        if refusal is not None:
+            return fail(refusal)
+        self.sendPayload(payload, isBinary)
+        return self.writeDone()
+
+    def writeControl(self, opcode: int, data: bytes, name: str) -> Deferred[None]:
+        """Send a ping (9) or pong (10); payloads over 125 bytes are refused."""
+        data = bytes(data)
+        if len(data) > 125:
+            return fail(CorruptedFrameError(
+                f"invalid payload for {name} (payload length must be <= 125, was {len(data)})"))
+        refusal = self.writeRefusal("control")
+        if refusal is not None:
+            return fail(refusal)
+        self.sendFrame(opcode=opcode, payload=data)  # type: ignore[attr-defined]
+        return self.writeDone()
+
+    # -- closing -----------------------------------------------------------------
+
+    def startClose(self, statusCode: int | None, reason: str | None,
+                   timeout: Any) -> Deferred[None]:
+        """``close()`` of the spec: validate, send the close frame, wait for the peer's."""
+        if statusCode is not None and (isinstance(statusCode, bool)
+                                       or not isinstance(statusCode, int)
+                                       or not isValidCloseCode(statusCode)):
+            return fail(ConnectionClosureError(
+                f"Failed to execute close. Invalid status code: {statusCode}"))
+        try:
+            wait = self.closureTimeout if timeout is None else closeTimeout(timeout)
+        except Error as e:
+            return fail(e)
+        if self.state == STATE_CLOSING and self.closedByMe:
+            return fail(ConnectionClosureError(
+                "Close frame already sent. Cannot send close frame again."))
+        if self.state != STATE_OPEN:
+            return fail(ConnectionClosureError("Connection already closed"))
+        reasonBytes = None
+        if reason:
+            reasonBytes = reason.encode("utf-8")
+            if len(reasonBytes) > 123:
+                reasonBytes = reasonBytes[:utf8Cut(reasonBytes, 123)]
+        elif statusCode is not None and reason is not None:
+            reasonBytes = b""
+        d: Deferred[None] = Deferred()
+        self._closeWaiter = d
+        self._closeTimerSeconds = wait
+        self.sendCloseFrame(code=statusCode, reasonUtf8=reasonBytes, isReply=False)
+        return d
+
+    def sendCloseFrame(self, code: int | None = None, reasonUtf8: bytes | None = None,
+                       isReply: bool = False) -> None:
+        """Every close frame goes out here; a close we start arms bws's own timer."""
+        super().sendCloseFrame(code, reasonUtf8, isReply)  # type: ignore[misc]
+        if self.closedByMe and self._closeTimer is None and self.state == STATE_CLOSING:
+            wait = self._closeTimerSeconds
+            if wait is None:
+                wait = self.closureTimeout
+            if wait >= 0:
+                self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)
+        self.channelCloseSent()
+
+    def _closeTimedOut(self, wait: float) -> None:
+        self._closeTimer = None
+        waiter, self._closeWaiter = self._closeWaiter, None
+        shown = int(wait) if wait == int(wait) else wait
+        if waiter is not None:
+            waiter.errback(ConnectionClosureError(
+                "Could not receive a WebSocket close frame from remote endpoint within "
+                f"{shown} seconds"))
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def closeAnswered(self) -> None:
+        """The peer answered our close frame."""
+        if self._closeTimer is not None and self._closeTimer.active():
+            self._closeTimer.cancel()
+        self._closeTimer = None
+        waiter, self._closeWaiter = self._closeWaiter, None
+        if waiter is not None:
+            waiter.callback(None)
+
+    def onCloseFrame(self, code: int | None, reasonRaw: bytes | None) -> bool | None:
+        """A close frame arrived: an answer to ours, or the peer closing."""
+        answer = self.state == STATE_CLOSING
+        self.closeFrameReceived = True
+        result = self.channelCloseFrame(code, reasonRaw, answer)
+        if answer:
+            self.closeAnswered()
+        return result
+
+    def channelCloseFrame(self, code: int | None, reasonRaw: bytes | None,
+                          answer: bool) -> bool | None:
+        """Hook: by default, Autobahn's handling (echo, drop)."""
+        return super().onCloseFrame(code, reasonRaw)  # type: ignore[misc]
+
+    def channelCloseSent(self) -> None:
+        """Hook: a close frame went out."""
+
+    def channelLost(self) -> None:
+        """Fail what still waits; call from ``connectionLost``."""
+        if self._closeTimer is not None and self._closeTimer.active():
+            self._closeTimer.cancel()
+        self._closeTimer = None
+        waiter, self._closeWaiter = self._closeWaiter, None
+        if waiter is not None:
+            if self.closeFrameReceived:
+                waiter.callback(None)
+            else:
+                waiter.errback(ConnectionClosureError(
+                    "Connection closed by remote endpoint without echoing a close frame"))
+        writers, self._writeWaiters = self._writeWaiters, []
+        for d in writers:
+            d.errback(ConnectionClosureError("Connection closed before the message was sent"))
+
+    # -- protocol errors (Autobahn's hooks), as bws errors -------------------------
+
+    def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
+        message = f"Max frame length of {max_msg_size} has been exceeded."
+        if "message" in reason:
+            message = f"Max message length of {max_msg_size} has been exceeded."
+        self.failure = PayloadTooLargeError(message)
+        self._fail_connection(1009, message)  # type: ignore[attr-defined]
+
+    def _protocol_violation(self, reason: str) -> bool:
+        if self.failure is None:
+            kind = InvalidContinuationFrameError if "continuation" in reason else \
+                CorruptedFrameError
+            self.failure = kind(reason)
+        return super()._protocol_violation(reason)  # type: ignore[misc]
+
+    def _invalid_payload(self, reason: str) -> bool:
+        if self.failure is None:
+            self.failure = CorruptedFrameError(reason)
+        return super()._invalid_payload(reason)  # type: ignore[misc]
+

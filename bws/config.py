@@ -1,0 +1,339 @@
+# -*- test-case-name: tests.test_config -*-
+"""Configuration records (spec §2.1, §3.1.1, §4.1): frozen, validated when built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+
+from bws.errors import Error
+
+__all__ = [
+    "ConfigurationError",
+    "ListenerHttp1Settings",
+    "RequestLimitConfigs",
+    "ListenerConfiguration",
+    "WSServiceConfig",
+    "serviceConfig",
+    "serviceConfigOf",
+    "setServiceConfig",
+    "RetryConfig",
+    "ClientConfiguration",
+    "DEFAULT_MAX_FRAME_SIZE",
+    "KEEPALIVE_AUTO",
+    "KEEPALIVE_ALWAYS",
+    "KEEPALIVE_NEVER",
+]
+
+DEFAULT_MAX_FRAME_SIZE = 65536
+#: A fragmented message may grow to this many frames' worth before it is refused (1009).
+MESSAGE_FRAMES = 16
+KEEPALIVE_AUTO = "AUTO"
+KEEPALIVE_ALWAYS = "ALWAYS"
+KEEPALIVE_NEVER = "NEVER"
+
+
+class ConfigurationError(Error, ValueError):
+    """A configuration value is wrong; the message names the record and field."""
+
+
+def _fail(inst: Any, attribute: attrs.Attribute, message: str) -> None:
+    raise ConfigurationError(f"{type(inst).__name__}.{attribute.name}: {message}")
+
+
+def seconds(value: Any) -> float:
+    """Decimal seconds (``int``, ``float``, ``Decimal``, numeric ``str``) as ``float``."""
+    if isinstance(value, bool):
+        raise TypeError("a duration in seconds must be a number, not a bool")
+    if isinstance(value, (int, float, Decimal)):
+        return float(value)
+    if isinstance(value, str):
+        return float(Decimal(value))
+    raise TypeError(f"a duration in seconds must be a number, not {type(value).__name__}")
+
+
+def _secondsField(default: float, *, minimum: float | None = 0, allowMinusOne: bool = False,
+                  message: str | None = None) -> Any:
+    def check(inst: Any, attribute: attrs.Attribute, value: float) -> None:
+        if value != value or value in (float("inf"), float("-inf")):
+            _fail(inst, attribute, f"must be a finite number of seconds, got {value!r}")
+        if allowMinusOne and value == -1:
+            return
+        if minimum is not None and value < minimum:
+            _fail(inst, attribute, message or f"must be >= {minimum}, got {value!r}")
+
+    def convert(value: Any) -> float:
+        try:
+            return seconds(value)
+        except (TypeError, ValueError, ArithmeticError) as e:
+            raise ConfigurationError(f"invalid duration {value!r}: {e}") from None
+
+    return attrs.field(default=default, converter=convert, validator=check)
+
+
+def _int(minimum: int | None = None) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def check(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(inst, attribute, f"must be an int, got {value!r}")
+        if minimum is not None and value < minimum:
+            _fail(inst, attribute, f"must be >= {minimum}, got {value!r}")
+
+    return check
+
+
+def _bool(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(inst, attribute, f"must be True or False, got {value!r}")
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _stringsValidator(inst: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
+    for item in value:
+        if not isinstance(item, str) or not item:
+            _fail(inst, attribute, f"must be non-empty strings, got {item!r}")
+
+
+@attrs.frozen
+class ListenerHttp1Settings:
+    """HTTP/1.x settings for the upgrade request (spec §2.1)."""
+
+    keepAlive: str = attrs.field(default=KEEPALIVE_AUTO)
+    maxPipelinedRequests: int = attrs.field(default=10, validator=_int(1))
+
+    @keepAlive.validator
+    def _checkKeepAlive(self, attribute: attrs.Attribute, value: str) -> None:
+        if value not in (KEEPALIVE_AUTO, KEEPALIVE_ALWAYS, KEEPALIVE_NEVER):
+            _fail(self, attribute, f"must be AUTO, ALWAYS or NEVER, got {value!r}")
+
+
+@attrs.frozen
+class RequestLimitConfigs:
+    """Size limits of the upgrade request: 414, 431 and 413 when exceeded (spec §2.1)."""
+
+    maxUriLength: int = attrs.field(default=4096, validator=_int(1))
+    maxHeaderSize: int = attrs.field(default=8192, validator=_int(1))
+    #: -1 means no limit.
+    maxEntityBodySize: int = attrs.field(default=-1, validator=_int(-1))
+    #: Header lines allowed before 431 (a bws addition: counts, not only bytes).
+    maxHeaderCount: int = attrs.field(default=100, validator=_int(1))
+
+
+def _coerce(recordType: type) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return recordType(**value)
+        return value
+
+    return convert
+
+
+@attrs.frozen
+class ListenerConfiguration:
+    """Listener settings (spec §2.1) with the reference defaults."""
+
+    host: str = attrs.field(default="0.0.0.0")
+    http1Settings: ListenerHttp1Settings = attrs.field(
+        factory=ListenerHttp1Settings, converter=_coerce(ListenerHttp1Settings))
+    secureSocket: Any = attrs.field(default=None)
+    #: Seconds to receive the whole upgrade request; 0 disables the deadline.
+    timeout: float = _secondsField(120, message=(
+        "Idle timeout cannot be negative. If you want to disable the timeout please use value 0"))
+    server: str | None = attrs.field(default=None)
+    webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_bool)
+    requestLimits: RequestLimitConfigs = attrs.field(
+        factory=RequestLimitConfigs, converter=_coerce(RequestLimitConfigs))
+
+    @host.validator
+    def _checkHost(self, attribute: attrs.Attribute, value: Any) -> None:
+        if not isinstance(value, str):
+            _fail(self, attribute, f"must be a host name or address, got {value!r}")
+
+    @server.validator
+    def _checkServer(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None and (not isinstance(value, str) or "\r" in value or "\n" in value):
+            _fail(self, attribute, f"must be a single-line string, got {value!r}")
+
+    @secureSocket.validator
+    def _checkSecureSocket(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value is None:
+            return
+        from bws.tls import ListenerSecureSocket
+
+        if not isinstance(value, ListenerSecureSocket):
+            _fail(self, attribute, f"must be a bws.ListenerSecureSocket, got {value!r}")
+
+
+def _frameSize(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"maxFrameSize must be an int, got {value!r}")
+    return DEFAULT_MAX_FRAME_SIZE if value <= 0 else min(value, 2**31 - 1)
+
+
+def _origin(value: str) -> str:
+    from bws.upgrade import normalizeOrigin
+
+    normal = normalizeOrigin(value)
+    if normal is None:
+        raise ConfigurationError(
+            f"WSServiceConfig.allowedOrigins: {value!r} is not a scheme://host[:port] origin")
+    return normal
+
+
+def _origins(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(_origin(v) for v in _strings(value))
+
+
+@attrs.frozen
+class WSServiceConfig:
+    """Per upgrade service settings (spec §3.1.1 and the later upstream fields)."""
+
+    subProtocols: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings, validator=_stringsValidator)
+    #: Seconds without traffic before ``onIdleTimeout``; 0 is off. It does not close.
+    idleTimeout: float = _secondsField(0)
+    maxFrameSize: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, converter=_frameSize)
+    #: Largest (inflated) message, bws addition; <= 0 means 16 frames of ``maxFrameSize``.
+    maxMessageSize: int = attrs.field(default=0, validator=_int())
+    auth: tuple[Any, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple))
+    validation: bool = attrs.field(default=True, validator=_bool)
+    dispatcherKey: str | None = None
+    #: Accepted for compatibility; it has no runtime effect (as in the reference).
+    dispatcherStreamId: str | None = attrs.field(default=None)
+    #: Seconds to wait for the peer's close frame; -1 waits forever.
+    connectionClosureTimeout: float = _secondsField(
+        60, allowMinusOne=True, message="must be >= 0, or -1 to wait forever")
+    #: Exact ``scheme://host[:port]`` origins allowed to connect (None: any).
+    allowedOrigins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
+
+    @dispatcherStreamId.validator
+    def _checkStreamId(self, attribute: attrs.Attribute, value: Any) -> None:
+        if value is not None and self.dispatcherKey is None:
+            _fail(self, attribute, "dispatcherStreamId needs dispatcherKey")
+
+    @property
+    def messageLimit(self) -> int:
+        """The effective largest inbound message, in inflated bytes."""
+        if self.maxMessageSize > 0:
+            return max(self.maxMessageSize, self.maxFrameSize)
+        return self.maxFrameSize * MESSAGE_FRAMES
+
+
+_CONFIG_ATTRIBUTE = "__bws_service_config__"
+T = TypeVar("T")
+
+
+def serviceConfig(**fields: Any) -> Callable[[T], T]:
+    """Class decorator: attach a :class:`WSServiceConfig` to an upgrade service class.
+
+    ``@bws.serviceConfig(subProtocols=["chat"], idleTimeout=30)``; a wrong value fails at
+    class definition, naming the field.
+    """
+    config = WSServiceConfig(**fields)
+
+    def decorate(cls: T) -> T:
+        setattr(cls, _CONFIG_ATTRIBUTE, config)
+        return cls
+
+    return decorate
+
+
+def serviceConfigOf(upgradeService: Any) -> WSServiceConfig:
+    """The config attached with :func:`serviceConfig`, or the defaults."""
+    config = getattr(upgradeService, _CONFIG_ATTRIBUTE, None)
+    return config if isinstance(config, WSServiceConfig) else WSServiceConfig()
+
+
+@attrs.frozen
+class RetryConfig:
+    """Client reconnection policy (spec §4.1 ``retryConfig``)."""
+
+    interval: float = _secondsField(1)
+    backOffFactor: float = attrs.field(default=1.0, converter=float)
+    maxWaitInterval: float = _secondsField(30, minimum=None)
+    #: 0 retries forever.
+    maxCount: int = attrs.field(default=0, validator=_int(0))
+
+    @backOffFactor.validator
+    def _checkFactor(self, attribute: attrs.Attribute, value: float) -> None:
+        if not value >= 1.0 or value == float("inf"):
+            _fail(self, attribute, f"must be a finite number >= 1.0, got {value!r}")
+
+    def __attrs_post_init__(self) -> None:
+        if self.maxWaitInterval < 0:
+            object.__setattr__(self, "maxWaitInterval", 30.0)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based): exponential, capped."""
+        try:
+            wait = self.interval * self.backOffFactor**attempt
+        except OverflowError:
+            wait = float("inf")
+        return min(wait, self.maxWaitInterval)
+
+
+@attrs.frozen
+class ClientConfiguration:
+    """Client settings (spec §4.1) with the reference defaults."""
+
+    subProtocols: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings, validator=_stringsValidator)
+    customHeaders: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    #: Seconds a read waits; -1 waits forever.
+    readTimeout: float = _secondsField(-1, allowMinusOne=True)
+    #: Seconds a write may wait for flow control; -1 waits forever.
+    writeTimeout: float = _secondsField(-1, allowMinusOne=True)
+    secureSocket: Any = None
+    maxFrameSize: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, converter=_frameSize)
+    maxMessageSize: int = attrs.field(default=0, validator=_int())
+    webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_bool)
+    #: Seconds for the opening handshake; < 0 means the default, 300.
+    handShakeTimeout: float = _secondsField(300, minimum=None)
+    cookies: Sequence[Any] = attrs.field(factory=tuple, converter=tuple)
+    auth: Any = None
+    pingPongHandler: Any = None
+    retryConfig: RetryConfig | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_coerce(RetryConfig)))
+    validation: bool = attrs.field(default=True, validator=_bool)
+
+    def __attrs_post_init__(self) -> None:
+        if self.handShakeTimeout < 0:
+            object.__setattr__(self, "handShakeTimeout", 300.0)
+
+    @property
+    def messageLimit(self) -> int:
+        """The effective largest inbound message, in inflated bytes."""
+        if self.maxMessageSize > 0:
+            return max(self.maxMessageSize, self.maxFrameSize)
+        return self.maxFrameSize * MESSAGE_FRAMES
+
+
+def build(recordType: type[T], fields: Mapping[str, Any]) -> T:
+    """Build a record from keyword fields; an unknown field name is a ConfigurationError."""
+    names = {a.name for a in attrs.fields(recordType)}  # type: ignore[arg-type]
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise ConfigurationError(
+            f"{recordType.__name__}: unknown field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(names))}")
+    try:
+        return recordType(**fields)
+    except ConfigurationError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigurationError(f"{recordType.__name__}: {e}") from None
+
+
+def setServiceConfig(upgradeService: Any, config: WSServiceConfig) -> None:
+    """Attach ``config`` to one upgrade service object (overrides its class's)."""
+    setattr(upgradeService, _CONFIG_ATTRIBUTE, config)

@@ -1,0 +1,206 @@
+# -*- test-case-name: tests.test_listener -*-
+"""``Listener``: a port (or a shared ``Site``) with upgrade services attached (spec §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autobahn.twisted.websocket import WebSocketServerFactory
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from twisted.application import service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from bws.config import (
+    ConfigurationError,
+    ListenerConfiguration,
+    WSServiceConfig,
+    build,
+    serviceConfigOf,
+)
+from bws.routing import Attachment, Router
+from bws.upgrade import UpgradeResource, UpgradeSite
+
+__all__ = ["Listener"]
+
+
+def acceptDeflate(offers: list[Any]) -> Any:
+    """Accept the first permessage-deflate offer (RFC 7692), with its parameters."""
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+def protocolFactory(config: WSServiceConfig, listenerConfig: ListenerConfiguration,
+                    clock: Any) -> WebSocketServerFactory:
+    """Autobahn's factory for one attachment, every limit set explicitly (DESIGN §4)."""
+    factory = WebSocketServerFactory(server=listenerConfig.server or "bws", reactor=clock)
+    factory.setProtocolOptions(
+        maxFramePayloadSize=config.maxFrameSize,
+        maxMessagePayloadSize=config.messageLimit,
+        autoFragmentSize=0,
+        failByDrop=False,
+        echoCloseCodeReason=True,
+        utf8validateIncoming=True,
+        requireMaskedClientFrames=True,
+        openHandshakeTimeout=0,  # the listener's own deadline covers the handshake
+        closeHandshakeTimeout=0,  # bws's close timer (connectionClosureTimeout) does
+        autoPingInterval=0,
+        tcpNoDelay=True,
+        perMessageCompressionAccept=(
+            acceptDeflate if listenerConfig.webSocketCompressionEnabled else None),
+    )
+    factory.trackTimings = False
+    factory.logOctets = False
+    factory.logFrames = False
+    return factory
+
+
+class Listener(service.Service):
+    """Serves attached upgrade services on a port, an endpoint, or a shared ``Site``.
+
+    ``Listener(9090, host="127.0.0.1", timeout=30)``; ``Listener("tcp:9090")``;
+    ``Listener(site)`` adds WebSocket paths to an existing twisted.web ``Site`` whose
+    other resources keep answering. Configuration fields are those of
+    :class:`bws.ListenerConfiguration`; a wrong one fails here, naming the field.
+    """
+
+    log = Logger()
+
+    def __init__(self, listener: int | str | Site, *, reactor: Any = None,
+                 **config: Any) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as globalReactor
+
+            reactor = globalReactor
+        self.reactor = reactor
+        self.portNumber: int | None = None
+        self.endpointDescription: str | None = None
+        self.sharedSite: Site | None = None
+        if isinstance(listener, Site):
+            if config:
+                raise ConfigurationError(
+                    "Listener: configuration cannot be given with a shared Site "
+                    f"(got {', '.join(sorted(config))}); configure the Site's own port")
+            self.sharedSite = listener
+        elif isinstance(listener, bool) or not isinstance(listener, (int, str)):
+            raise ConfigurationError(
+                f"Listener: expected a port, an endpoint string or a Site, got {listener!r}")
+        elif isinstance(listener, int):
+            if not 0 <= listener <= 65535:
+                raise ConfigurationError(f"Listener.port: must be 0..65535, got {listener}")
+            self.portNumber = listener
+        else:
+            self.endpointDescription = listener
+        self.config: ListenerConfiguration = build(ListenerConfiguration, config)
+        self.router = Router()
+        fallback = self.sharedSite.resource if self.sharedSite is not None else None
+        self.resource = UpgradeResource(self.router, self.config, reactor, fallback)
+        if self.sharedSite is not None:
+            self.sharedSite.resource = self.resource
+            self.site: Site = self.sharedSite
+        else:
+            self.site = UpgradeSite(self.resource, self.config, reactor)
+        self.port: IListeningPort | None = None
+        self._stopping: Deferred[None] | None = None
+
+    # -- services -------------------------------------------------------------
+
+    def attach(self, upgradeService: Any, path: str | list[str] | None = "/") -> None:
+        """Serve ``upgradeService`` at ``path`` (``"/chat"``, ``["chat", "v1"]``, templates)."""
+        if not callable(getattr(upgradeService, "get", None)):
+            raise ConfigurationError(
+                f"attach: {upgradeService!r} is not an upgrade service (it has no get())")
+        config = serviceConfigOf(upgradeService)
+        if config.auth:
+            try:
+                import bws.auth.listener  # noqa: F401
+            except ImportError:
+                raise ConfigurationError(
+                    "WSServiceConfig.auth: listener authentication is not available in "
+                    "this version of bws") from None
+        factory = protocolFactory(config, self.config, self.reactor)
+        self.router.add(Attachment(upgradeService, path, config, factory))
+
+    def detach(self, upgradeService: Any) -> None:
+        """Stop serving ``upgradeService``; open connections are left alone."""
+        self.router.remove(upgradeService)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> Deferred[None]:
+        """Start listening; the Deferred fires once the port is open (see :attr:`port`)."""
+        if self.sharedSite is not None or self.port is not None:
+            self.resource.accepting = True
+            return succeed(None)
+        factory: Any = self.site
+        secure = self.config.secureSocket
+        if secure is not None:
+            from bws.tls import listenerTLSFactory
+
+            factory = listenerTLSFactory(secure, self.site, self.reactor)
+        if self.endpointDescription is not None:
+            endpoint = serverFromString(self.reactor, self.endpointDescription)
+        else:
+            host = self.config.host
+            endpointType = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
+            endpoint = endpointType(self.reactor, self.portNumber, backlog=100, interface=host)
+        d = endpoint.listen(factory)
+
+        def listening(port: IListeningPort) -> None:
+            self.port = port
+            self.resource.accepting = True
+
+        d.addCallback(listening)
+        return d
+
+    @property
+    def listeningPort(self) -> int | None:
+        """The port number actually bound (useful with port 0)."""
+        if self.port is None:
+            return None
+        return self.port.getHost().port  # type: ignore[no-any-return,attr-defined]
+
+    def gracefulStop(self) -> Deferred[None]:
+        """Refuse new connections, close open ones with 1001, fire when all are gone."""
+        self.resource.accepting = False
+        closing = []
+        for proto in list(self.resource.connections):
+            done: Deferred[None] = Deferred()
+            proto.is_closed.addBoth(lambda _, d=done: d.callback(None))
+            closing.append(done)
+            if proto.writeRefusal("text") is None:
+                proto.startClose(1001, None, None).addErrback(lambda f: None)
+        closing.append(self._stopListening())
+        return DeferredList(closing).addCallback(lambda _: None)
+
+    def immediateStop(self) -> Deferred[None]:
+        """Refuse new connections and drop open ones without a close handshake."""
+        self.resource.accepting = False
+        for proto in list(self.resource.connections):
+            if proto.transport is not None:
+                proto.transport.abortConnection()
+        return self._stopListening()
+
+    def _stopListening(self) -> Deferred[None]:
+        port, self.port = self.port, None
+        if port is None:
+            return succeed(None)
+        return port.stopListening() or succeed(None)  # type: ignore[return-value]
+
+    def startService(self) -> None:
+        super().startService()
+        self.start().addErrback(self._startFailed)
+
+    def _startFailed(self, failure: Any) -> None:
+        self.log.failure("bws listener could not start", failure)
+        if self.reactor.running:
+            self.reactor.stop()
+
+    def stopService(self) -> Deferred[None]:  # type: ignore[override]
+        super().stopService()
+        return self.gracefulStop()

@@ -1,0 +1,212 @@
+# -*- test-case-name: tests.test_tap -*-
+"""``twistd bws``: command-line options and the service they make."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import attrs
+from twisted.python import usage
+
+from bws.config import ConfigurationError, serviceConfigOf, setServiceConfig
+from bws.listener import Listener
+
+__all__ = ["Options", "makeService"]
+
+#: The Autobahn testsuite sends 16 MiB messages in 9.*; frames and messages must fit.
+CONFORMANCE_FRAME_SIZE = 16 * 1024 * 1024
+
+
+def _positive(name: str, kind: type = int) -> Any:
+    def convert(value: str) -> Any:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise usage.UsageError(f"--{name}: expected a number, got {value!r}") from None
+        if number < 0:
+            raise usage.UsageError(f"--{name}: must not be negative, got {value!r}")
+        return number
+
+    return convert
+
+
+def _readSecret(path: str | None, env: str | None, what: str) -> str | None:
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read().strip("\r\n")
+        except OSError as e:
+            raise usage.UsageError(f"{what}: cannot read {path}: {e.strerror}") from None
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise usage.UsageError(f"{what}: environment variable {env} is not set")
+        return value
+    return None
+
+
+class Options(usage.Options):
+    """Serve WebSocket services: by default an echo service at ws://0.0.0.0:9090/."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Starts a bws WebSocket listener. Without --service it echoes every text and "
+        "binary message. --service module:attribute names an IUpgradeService instance or "
+        "a zero-argument factory of one. Add --cert/--key (or --keystore) for wss://, and "
+        "--client-ca for mutual TLS. Passwords are read from files or environment "
+        "variables, never from the command line."
+    )
+    optParameters = [
+        ["port", "p", 9090, "Port to listen on (0 picks a free one).", _positive("port")],
+        ["listen", "l", None, "A Twisted endpoint string instead of --port/--host "
+                              "(e.g. tcp:9090:interface=127.0.0.1)."],
+        ["host", None, "0.0.0.0", "Address to bind."],
+        ["path", None, "/", "Path the service is attached at."],
+        ["service", "s", None, "module:attribute of an IUpgradeService (or a factory)."],
+        ["max-frame-size", None, None, "Largest inbound frame in bytes (default 65536).",
+         _positive("max-frame-size")],
+        ["max-message-size", None, None, "Largest inbound message in bytes "
+                                         "(default 16 frames).", _positive("max-message-size")],
+        ["idle-timeout", None, None, "Seconds without traffic before onIdleTimeout.",
+         _positive("idle-timeout", float)],
+        ["timeout", None, 120.0, "Seconds a client has to send its upgrade request "
+                                 "(0 disables).", _positive("timeout", float)],
+        ["server", None, None, "Server header value."],
+        ["allowed-origin", None, None, "Allow only these Origins (comma-separated "
+                                       "scheme://host[:port])."],
+        ["cert", None, None, "PEM certificate (chain) for wss://."],
+        ["key", None, None, "PEM private key for --cert."],
+        ["key-password-file", None, None, "File holding the password of --key."],
+        ["key-password-env", None, None, "Environment variable holding the --key password."],
+        ["keystore", None, None, "PKCS#12 keystore (.p12) instead of --cert/--key."],
+        ["keystore-password-file", None, None, "File holding the keystore password."],
+        ["keystore-password-env", None, None, "Environment variable holding it."],
+        ["client-ca", None, None, "CA certificate(s) for mutual TLS (PEM)."],
+        ["verify-client", None, "require", "require or optional (with --client-ca)."],
+        ["tls-versions", None, None, "Comma-separated TLS versions, e.g. TLSv1.2,TLSv1.3."],
+        ["ciphers", None, None, "Comma-separated IANA cipher suite names."],
+    ]
+    optFlags = [
+        ["no-compression", None, "Do not negotiate permessage-deflate."],
+        ["conformance", None, "Autobahn testsuite profile: 16 MiB frames and messages."],
+    ]
+    compData = usage.Completions(optActions={
+        "cert": usage.CompleteFiles("*.pem"), "key": usage.CompleteFiles("*"),
+        "keystore": usage.CompleteFiles("*.p12"), "client-ca": usage.CompleteFiles("*.pem"),
+    })
+
+    def postOptions(self) -> None:
+        if self["verify-client"] not in ("require", "optional"):
+            raise usage.UsageError("--verify-client: expected require or optional")
+        if self["key"] and not self["cert"]:
+            raise usage.UsageError("--key needs --cert")
+        if self["cert"] and not (self["key"] or self["keystore"]):
+            raise usage.UsageError("--cert needs --key")
+        if self["client-ca"] and not (self["cert"] or self["keystore"]):
+            raise usage.UsageError("--client-ca needs --cert/--key or --keystore")
+        if self["conformance"] and self["max-frame-size"] is None:
+            self["max-frame-size"] = CONFORMANCE_FRAME_SIZE
+        if self["conformance"] and self["max-message-size"] is None:
+            self["max-message-size"] = CONFORMANCE_FRAME_SIZE
+        self["upgradeService"] = loadService(self["service"])
+        try:
+            self["secureSocket"] = secureSocketFrom(self)
+            applyServiceOptions(self["upgradeService"], self)
+        except ConfigurationError as e:
+            raise usage.UsageError(str(e)) from None
+
+
+def loadService(spec: str | None) -> Any:
+    """``module:attribute`` as an upgrade service (a zero-argument factory is called)."""
+    if spec is None:
+        from bws.testing.echo import EchoUpgradeService
+
+        return EchoUpgradeService()
+    moduleName, _, attribute = spec.partition(":")
+    if not moduleName or not attribute:
+        raise usage.UsageError(f"--service: expected module:attribute, got {spec!r}")
+    try:
+        module = importlib.import_module(moduleName)
+    except ImportError as e:
+        raise usage.UsageError(f"--service: cannot import {moduleName}: {e}") from None
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise usage.UsageError(f"--service: {moduleName} has no {attribute}") from None
+    if not callable(getattr(target, "get", None)) and callable(target):
+        target = target()
+    if not callable(getattr(target, "get", None)):
+        raise usage.UsageError(f"--service: {spec} is not an upgrade service (no get())")
+    return target
+
+
+def applyServiceOptions(upgradeService: Any, options: Options) -> None:
+    """Command-line service settings override the service's own ``serviceConfig``."""
+    changes: dict[str, Any] = {}
+    if options["max-frame-size"] is not None:
+        changes["maxFrameSize"] = options["max-frame-size"]
+    if options["max-message-size"] is not None:
+        changes["maxMessageSize"] = options["max-message-size"]
+    if options["idle-timeout"] is not None:
+        changes["idleTimeout"] = options["idle-timeout"]
+    if options["allowed-origin"]:
+        changes["allowedOrigins"] = [o for o in options["allowed-origin"].split(",") if o]
+    if changes:
+        try:
+            config = attrs.evolve(serviceConfigOf(upgradeService), **changes)
+        except (TypeError, ValueError) as e:
+            raise ConfigurationError(str(e)) from None
+        setServiceConfig(upgradeService, config)
+
+
+def secureSocketFrom(options: Options) -> Any:
+    """A ``ListenerSecureSocket`` from the TLS options, or None for plain ws://."""
+    if not (options["cert"] or options["keystore"]):
+        return None
+    from bws import tls
+
+    key: Any
+    if options["keystore"]:
+        password = _readSecret(options["keystore-password-file"],
+                               options["keystore-password-env"], "--keystore")
+        key = tls.KeyStore(path=options["keystore"], password=password or "")
+    else:
+        password = _readSecret(options["key-password-file"], options["key-password-env"],
+                               "--key")
+        key = tls.CertKey(certFile=options["cert"], keyFile=options["key"],
+                          keyPassword=password)
+    fields: dict[str, Any] = {"key": key}
+    if options["client-ca"]:
+        fields["mutualSsl"] = tls.MutualSsl(
+            verifyClient=options["verify-client"].upper(), cert=options["client-ca"])
+    if options["tls-versions"]:
+        fields["protocol"] = tls.Protocol(
+            name="TLS", versions=[v for v in options["tls-versions"].split(",") if v])
+    if options["ciphers"]:
+        fields["ciphers"] = [c for c in options["ciphers"].split(",") if c]
+    try:
+        return tls.ListenerSecureSocket(**fields)
+    except Exception as e:
+        raise ConfigurationError(str(e)) from None
+
+
+def makeService(options: Options) -> Listener:
+    """The listener ``twistd bws`` runs."""
+    config: dict[str, Any] = {
+        "timeout": options["timeout"],
+        "webSocketCompressionEnabled": not options["no-compression"],
+        "server": options["server"],
+    }
+    if options["listen"]:
+        listener = Listener(options["listen"], **config)
+    else:
+        config["host"] = options["host"]
+        if options["secureSocket"] is not None:
+            config["secureSocket"] = options["secureSocket"]
+        listener = Listener(options["port"], **config)
+    listener.attach(options["upgradeService"], options["path"])
+    return listener

@@ -1,0 +1,1 @@
+"""Helpers for testing bws services with trial, and bws's conformance agents."""
