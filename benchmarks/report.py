@@ -52,13 +52,14 @@ def summarize(samples: list[dict]) -> list[dict]:
             "metric": key,
             "label": metric.label,
             "fmt": metric.fmt,
+            "ratio": metric.ratio,
             "medians": {},
             "ratios": {},
             "budget": None,
         }
         for column, by_round in by_column.items():
             row["medians"][column] = median(by_round.values())
-        for base in BASELINES:
+        for base in BASELINES if metric.ratio else ():
             mine, theirs = by_column.get(SUBJECT, {}), by_column.get(base, {})
             paired = [mine[r] / theirs[r] for r in mine if r in theirs and theirs[r]]
             if paired:
@@ -86,7 +87,7 @@ def table(rows: list[dict]) -> str:
             cells.append(MISSING if v is None else r["fmt"].format(v))
         for b in BASELINES:
             v = r["ratios"].get(b)
-            cells.append(MISSING if v is None else f"{v:.2f}")
+            cells.append(f"{v:.2f}" if v is not None else MISSING if r["ratio"] else "")
         cells.append(_budget_cell(r))
         lines.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]

@@ -19,6 +19,7 @@ class Metric:
     label: str
     compute: Callable[[dict], float]
     fmt: str = "{:,.1f}"
+    ratio: bool = True  # False for diagnostics whose ratio means nothing (CPU %)
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ def _util(key: str) -> Callable[[dict], float]:
     return lambda r: 100 * r[key] / r["wall_s"]
 
 
-SERVER_UTIL = Metric("server_util", "server CPU %", _util("server_cpu_s"), "{:.0f}")
-CLIENT_UTIL = Metric("client_util", "loadgen CPU %", _util("client_cpu_s"), "{:.0f}")
+SERVER_UTIL = Metric("server_util", "server CPU %", _util("server_cpu_s"), "{:.0f}", False)
+CLIENT_UTIL = Metric("client_util", "loadgen CPU %", _util("client_cpu_s"), "{:.0f}", False)
 
 
 def _message_metrics(rate_label: str) -> tuple[Metric, ...]:
@@ -136,7 +137,7 @@ SCENARIOS: dict[str, Scenario] = {
             (
                 Metric("cpu_us", "client CPU µs/rt", _per("client_cpu_s", 1e6)),
                 Metric("rate", "rt/s", _rate, "{:,.0f}"),
-                Metric("server_cpu_us", "server CPU µs/rt", _per("server_cpu_s", 1e6)),
+                Metric("server_cpu_us", "server CPU µs/rt", _per("server_cpu_s", 1e6), ratio=False),
             ),
             subject="client",
         ),

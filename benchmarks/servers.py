@@ -99,7 +99,7 @@ def run_bws(port: int, compression: bool) -> None:
     if not found:
         sys.exit("bws: bws.testing.echo does not exist yet (the bws echo server)")
     argv = [sys.executable, "-m", "bws.testing.echo", "--port", str(port), "--host", "127.0.0.1"]
-    argv += ["--max-frame-size", str(MAX_MESSAGE)]
+    argv += ["--max-frame-size", str(MAX_MESSAGE), "--max-message-size", str(MAX_MESSAGE)]
     if not compression:
         argv.append("--no-compression")
     # bws.testing.echo may not print READY; the harness also waits for the port to open.

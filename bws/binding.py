@@ -38,7 +38,6 @@ __all__ = [
     "serialize",
     "toJson",
     "bindingDetail",
-    "bindingCloseReason",
 ]
 
 BINDING_FAILED: Final = "data binding failed: "
@@ -207,8 +206,8 @@ def _parseXml(document: str | bytes) -> ElementTree.Element:
         return SafeElementTree.fromstring(document)  # type: ignore[no-any-return]
     except DefusedXmlException as e:
         raise PayloadBindingError(
-            f"{BINDING_FAILED}failed to parse xml: {type(e).__name__}: {e} "
-            "(DTD entities and external references are refused)"
+            f"{BINDING_FAILED}failed to parse xml: {e} "
+            "(entity declarations and external references are refused)"
         ) from None
     except (ElementTree.ParseError, ValueError) as e:
         raise PayloadBindingError(f"{BINDING_FAILED}failed to parse xml: {e}") from None
@@ -682,20 +681,18 @@ def _jsonDefault(value: Any) -> Any:
         return value.value
     if isinstance(value, Decimal):
         raise _DecimalFound
+    if isinstance(value, _Element | CloseFrame):
+        raise TypeError(f"a {type(value).__name__} cannot be part of a JSON message")
     if isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if attrs.has(type(value)):
         return {
-            (a.alias or a.name): getattr(value, a.name)
-            for a in attrs.fields(type(value))
-            if a.init
+            (a.alias or a.name): getattr(value, a.name) for a in attrs.fields(type(value)) if a.init
         }
     if isinstance(value, set | frozenset):
         return list(value)
-    if isinstance(value, _Element | CloseFrame):
-        raise TypeError(f"a {type(value).__name__} cannot be part of a JSON message")
     try:
         return to_jsonable_python(value)
     except PydanticSerializationError:
@@ -760,30 +757,18 @@ def _toJsonWithDecimals(value: Any) -> str:
 # -- close reason ----------------------------------------------------------------------------
 
 
-def bindingDetail(message: str) -> str:
-    """
-    Shorten a binding failure's detail as the 1003 close reason carries it.
-
-    A detail longer than 100 characters is cut to its first 80 characters followed by
-    ``"..."``.
-
-    :param message: the detail (the error message without its ``"data binding failed: "``).
-    :return: the detail, cut if it was too long.
-    """
-    if len(message) > 100:
-        return message[:80] + "..."
-    return message
-
-
-def bindingCloseReason(error: BaseException | str) -> str:
+def bindingDetail(error: BaseException | str) -> str:
     """
     Build the reason of the 1003 close sent when binding failed and nothing handled it.
 
-    The reason is ``"data binding failed: <detail>"`` (``"data validation failed: <detail>"``
-    for a ``PayloadValidationError``), the detail cut by ``bindingDetail``, and the whole cut
-    again, on a character boundary, to fit the 123 bytes a close reason can hold.
+    The reason is ``"data binding failed: <msg>"``, where ``<msg>`` is the error's detail cut
+    to its first 80 characters plus ``"..."`` when it is longer than 100 characters. A
+    ``PayloadValidationError`` keeps its own start: ``"data validation failed: <msg>"``. The
+    whole reason is then cut again if needed, on a character boundary, to fit the 123 bytes
+    of UTF-8 a close reason can hold.
 
-    :param error: the binding error, or its message.
+    :param error: the binding error, or its message; a message that does not start with
+        ``"data binding failed: "`` or ``"data validation failed: "`` is taken as the detail.
     :return: the close reason.
     """
     message = error if isinstance(error, str) else str(error)
@@ -792,4 +777,6 @@ def bindingCloseReason(error: BaseException | str) -> str:
         if message.startswith(start):
             prefix, message = start, message[len(start) :]
             break
-    return truncateUtf8(prefix + bindingDetail(message), MAX_CLOSE_REASON_BYTES)
+    if len(message) > 100:
+        message = message[:80] + "..."
+    return truncateUtf8(prefix + message, MAX_CLOSE_REASON_BYTES)

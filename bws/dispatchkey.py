@@ -40,8 +40,10 @@ SPECIAL_METHODS: Final = frozenset(
 )
 """The service methods the spec gives a fixed meaning; ``dispatcherValue`` refuses them."""
 
-# Methods that never receive a message, whatever a dispatching value derives to.
-_NOT_MESSAGE_HANDLERS: Final = frozenset({"onOpen", "onIdleTimeout", "onClose", "onError"})
+# Methods a derived name never selects: they do not take a text message.
+_NOT_TEXT_HANDLERS: Final = frozenset(
+    {"onOpen", "onIdleTimeout", "onClose", "onError", "onBinaryMessage"}
+)
 
 _WORD_SEPARATOR: Final = re.compile(r"[\W_]+")
 _JSON_OBJECT_TEXT: Final = re.compile(r"[ \t\n\r]*\{")
@@ -190,8 +192,9 @@ def findDispatchMethod(
     These are steps 1 and 2 of the lookup: the method marked ``dispatcherValue(value)``, then
     the method named ``methodNameFor(value)``. When this returns ``None`` the message goes to
     ``onTextMessage``, then ``onMessage``, else it is dropped. A derived name never selects
-    ``onOpen``, ``onIdleTimeout``, ``onClose`` or ``onError``, which do not take messages; it
-    may select ``onPing``/``onPong`` (a text ``{"event": "ping"}`` goes to ``onPing``).
+    ``onOpen``, ``onIdleTimeout``, ``onClose``, ``onError`` or ``onBinaryMessage``, which do
+    not take text messages; it may select ``onPing``/``onPong``: as in the reference
+    implementation, a text ``{"event": "ping"}`` goes to ``onPing``.
 
     :param service: the service object.
     :param value: the dispatching value.
@@ -204,7 +207,7 @@ def findDispatchMethod(
     if name is not None:
         return name
     name = methodNameFor(value)
-    if name in _NOT_MESSAGE_HANDLERS:
+    if name in _NOT_TEXT_HANDLERS:
         return None
     if callable(getattr(service, name, None)):
         return name

@@ -71,13 +71,15 @@ class Listener(service.Service):
 
     log = Logger()
 
-    def __init__(self, listener: int | str | Site, *, reactor: Any = None,
+    def __init__(self, listener: int | str | Site, *, reactor: Any = None, clock: Any = None,
                  **config: Any) -> None:
         if reactor is None:
             from twisted.internet import reactor as globalReactor
 
             reactor = globalReactor
         self.reactor = reactor
+        #: Time for deadlines, idle and close timeouts (tests pass a ``Clock``).
+        self.clock = clock if clock is not None else reactor
         self.portNumber: int | None = None
         self.endpointDescription: str | None = None
         self.sharedSite: Site | None = None
@@ -99,12 +101,12 @@ class Listener(service.Service):
         self.config: ListenerConfiguration = build(ListenerConfiguration, config)
         self.router = Router()
         fallback = self.sharedSite.resource if self.sharedSite is not None else None
-        self.resource = UpgradeResource(self.router, self.config, reactor, fallback)
+        self.resource = UpgradeResource(self.router, self.config, self.clock, fallback)
         if self.sharedSite is not None:
             self.sharedSite.resource = self.resource
             self.site: Site = self.sharedSite
         else:
-            self.site = UpgradeSite(self.resource, self.config, reactor)
+            self.site = UpgradeSite(self.resource, self.config, self.clock)
         self.port: IListeningPort | None = None
         self._stopping: Deferred[None] | None = None
 
@@ -123,7 +125,7 @@ class Listener(service.Service):
                 raise ConfigurationError(
                     "WSServiceConfig.auth: listener authentication is not available in "
                     "this version of bws") from None
-        factory = protocolFactory(config, self.config, self.reactor)
+        factory = protocolFactory(config, self.config, self.clock)
         self.router.add(Attachment(upgradeService, path, config, factory))
 
     def detach(self, upgradeService: Any) -> None:

@@ -1,0 +1,141 @@
+"""Shared test helpers: a bws listener on loopback, and raw-socket peers run in threads."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import struct
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.threads import deferToThread
+from zope.interface import implementer
+
+import bws
+
+
+@implementer(bws.IUpgradeService)
+class Upgrade:
+    """An upgrade service returning ``service`` (or what ``make`` builds) for every request."""
+
+    def __init__(self, service: Any = None, make: Any = None) -> None:
+        self.service = service
+        self.make = make
+        self.requests: list[Any] = []
+
+    def get(self, request: Any) -> Any:
+        self.requests.append(request)
+        return self.make() if self.make is not None else self.service
+
+
+class ListenerMixin:
+    """Starts a bws ``Listener`` on 127.0.0.1:0 and stops it at cleanup."""
+
+    @inlineCallbacks
+    def startListener(self, upgrade: Any, path: str = "/", clock: Any = None,
+                      **config: Any) -> Any:
+        listener = bws.Listener(0, host="127.0.0.1", clock=clock, **config)
+        listener.attach(upgrade, path)
+        yield listener.start()
+        self.addCleanup(listener.immediateStop)  # type: ignore[attr-defined]
+        self.listener = listener
+        self.port = listener.listeningPort
+        return listener
+
+    def url(self, path: str = "/") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+def inThread(fn: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
+    """Run a blocking peer (websockets' sync client, a raw socket) off the reactor thread."""
+    return deferToThread(fn, *args, **kwargs)
+
+
+def later(seconds: float, value: Any = None) -> Deferred[Any]:
+    d: Deferred[Any] = Deferred()
+    reactor.callLater(seconds, d.callback, value)  # type: ignore[attr-defined]
+    return d
+
+
+def rawUpgrade(port: int, path: str = "/", extra: str = "", timeout: float = 5) -> socket.socket:
+    """A raw socket that has completed a WebSocket handshake (the 101 is consumed)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(1)
+        if not chunk:
+            raise ConnectionError("closed during handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(head.decode("latin-1"))
+    return s
+
+
+def httpRequest(port: int, request: bytes, timeout: float = 5) -> bytes:
+    """Send raw request bytes; return everything the server answers until it closes or idles."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(request)
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (TimeoutError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                if length and len(body) >= length[0]:
+                    break
+        return data
+    finally:
+        s.close()
+
+
+def frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
+    """A masked client frame."""
+    mask = os.urandom(4)
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + masked
+
+
+def readFrame(s: socket.socket) -> tuple[int, bool, bytes]:
+    """(opcode, fin, payload) of one unmasked server frame."""
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = s.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    b0, b1 = exactly(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", exactly(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", exactly(8))[0]
+    return b0 & 0x0F, bool(b0 & 0x80), exactly(n)
+
+
+def closeCode(payload: bytes) -> int | None:
+    return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
