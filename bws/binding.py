@@ -704,6 +704,11 @@ def _jsonDefault(value: Any) -> Any:
         ) from None
 
 
+_encodeJson: Final = json.JSONEncoder(
+    default=_jsonDefault, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+).encode
+
+
 def toJson(value: Any) -> str:
     """
     Encode ``value`` as compact JSON text.
@@ -720,9 +725,7 @@ def toJson(value: Any) -> str:
         or an infinity, or a reference cycle.
     """
     try:
-        return json.dumps(
-            value, default=_jsonDefault, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
+        return _encodeJson(value)
     except _DecimalFound:
         return _toJsonWithDecimals(value)
     except ValueError as e:

@@ -51,7 +51,7 @@ class Caller:
         if isinstance(data, str):
             return self.writeTextMessage(data)
         if isinstance(data, (bytes, bytearray, memoryview)):
-            return self.writeBinaryMessage(data)
+            return self.writeBinaryMessage(bytes(data))
         from bws.binding import serialize
 
         try:

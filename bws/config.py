@@ -126,13 +126,16 @@ class RequestLimitConfigs:
     maxHeaderCount: int = attrs.field(default=100, validator=_int(1))
 
 
-def _coerce(recordType: type) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return recordType(**value)
-        return value
+def _coerceHttp1(value: Any) -> Any:
+    return ListenerHttp1Settings(**value) if isinstance(value, Mapping) else value
 
-    return convert
+
+def _coerceLimits(value: Any) -> Any:
+    return RequestLimitConfigs(**value) if isinstance(value, Mapping) else value
+
+
+def _coerceRetry(value: Any) -> Any:
+    return RetryConfig(**value) if isinstance(value, Mapping) else value
 
 
 @attrs.frozen
@@ -141,7 +144,7 @@ class ListenerConfiguration:
 
     host: str = attrs.field(default="0.0.0.0")
     http1Settings: ListenerHttp1Settings = attrs.field(
-        factory=ListenerHttp1Settings, converter=_coerce(ListenerHttp1Settings))
+        factory=ListenerHttp1Settings, converter=_coerceHttp1)
     secureSocket: Any = attrs.field(default=None)
     #: Seconds to receive the whole upgrade request; 0 disables the deadline.
     timeout: float = _secondsField(120, message=(
@@ -149,7 +152,7 @@ class ListenerConfiguration:
     server: str | None = attrs.field(default=None)
     webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_bool)
     requestLimits: RequestLimitConfigs = attrs.field(
-        factory=RequestLimitConfigs, converter=_coerce(RequestLimitConfigs))
+        factory=RequestLimitConfigs, converter=_coerceLimits)
 
     @host.validator
     def _checkHost(self, attribute: attrs.Attribute, value: Any) -> None:
@@ -303,7 +306,7 @@ class ClientConfiguration:
     auth: Any = None
     pingPongHandler: Any = None
     retryConfig: RetryConfig | None = attrs.field(
-        default=None, converter=attrs.converters.optional(_coerce(RetryConfig)))
+        default=None, converter=_coerceRetry)
     validation: bool = attrs.field(default=True, validator=_bool)
 
     def __attrs_post_init__(self) -> None:

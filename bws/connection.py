@@ -16,6 +16,7 @@ from typing import Any
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -44,7 +45,7 @@ def validCloseFrame(code: int | None, reasonRaw: bytes | None) -> bool:
     return True
 
 
-class ServerProtocol(ChannelMixin, WebSocketServerProtocol):
+class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[misc]
     """An accepted WebSocket connection; built by the upgrade resource, not by a factory."""
 
     log = Logger()
@@ -167,7 +168,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):
                 self.dispatch(onClose, (CLOSE_ABNORMAL, "Connection closed abnormally"),
                               "close")
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # type: ignore[override]
         try:
             super().connectionLost(reason)
         finally:
@@ -245,7 +246,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):
         """A returned ``CloseFrame``: close with it, or drop if its status is invalid."""
         if self.state != STATE_OPEN:
             return
-        if not frame.isValid():
+        if not frame.isValid:
             self.dropConnection(abort=True)
             return
         self.startClose(frame.status, frame.reason, None).addErrback(lambda f: None)

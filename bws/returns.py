@@ -33,7 +33,7 @@ def sendValue(proto: ServerProtocol, value: Any, pong: bool = False) -> bool:
         proto.sendPayload(value.encode("utf-8"), False)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         if pong:
-            proto.writeControl(10, bytes(value), "PONG").addErrback(log.failure, "pong failed")
+            proto.writeControl(10, bytes(value), "PONG").addErrback(lambda f: None)
         else:
             proto.sendPayload(bytes(value), True)
     else:

@@ -133,9 +133,9 @@ def _unwrap(annotation: Any) -> tuple[Any, bool, bool, Header | None]:
     optional = False
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(annotation))
-        annotation = args[0] if len(args) == 1 else str
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(members) < len(typing.get_args(annotation))
+        annotation = members[0] if len(members) == 1 else str
         origin = typing.get_origin(annotation)
     isList = origin in (list, tuple)
     if isList:

@@ -28,6 +28,7 @@ from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
     IProtocolFactory,
+    IReactorCore,
     IReactorTime,
     ISSLTransport,
     ITransport,
@@ -812,7 +813,12 @@ def _certificateNames(certificate: x509.Certificate) -> list[str]:
 
 def _describeVerifyError(code: int, words: str, certificate: x509.Certificate | None) -> str:
     """Say in words why OpenSSL refused a certificate chain."""
-    who = f"the certificate of {_subjectText(certificate)}" if certificate is not None else "the certificate"
+    who = "the certificate"
+    if certificate is not None:
+        who = f"the certificate of {_subjectText(certificate)}"
+        names = _certificateNames(certificate)
+        if names:
+            who += f" ({', '.join(names)})"
     if code in _UNTRUSTED_CODES:
         return f"{words}: {who} is untrusted (it does not chain to a CA in the trust store)"
     if code == _EXPIRED:
@@ -979,29 +985,36 @@ class _TLSProtocol(BufferingTLSTransport):
         if timeout is not None:
             self._handshakeTimer = self.factory.clock.callLater(timeout, self._handshakeTimedOut, timeout)
         super().makeConnection(transport)
-        self._stopTimerIfDone()
 
-    def dataReceived(self, data: bytes) -> None:
-        super().dataReceived(data)
-        self._stopTimerIfDone()
+    def _checkHandshakeStatus(self) -> None:
+        # The one place the handshake completes, before any application data is delivered.
+        super()._checkHandshakeStatus()  # type: ignore[misc]
+        if self._handshakeDone:
+            self._stopTimer()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stopTimer()
         super().connectionLost(reason)
 
     def failVerification(self, reason: Failure) -> None:
+        # service_identity refused the host name (or our own deadline passed).
         if isinstance(reason.value, VerificationError):
             names = self._peerNames()
             if names:
                 _annotate(reason.value, names)
+            reason = Failure(sslErrorFromFailure(reason))
         super().failVerification(reason)
 
     def _tlsShutdownFinished(self, reason: Failure | None) -> None:
+        # Every TLS-level error passes here. Word it while the connection can still be asked
+        # why; Twisted turns a bare EOF into ConnectionLost, and what is left is an SslError.
         if reason is not None and isinstance(reason.value, SSL.Error):
             detail = self._explainVerifyFailure(reason.value)
             if detail is not None:
                 _annotate(reason.value, detail)
         super()._tlsShutdownFinished(reason)  # type: ignore[misc]
+        if self._reason is not None and self._reason.check(SSL.Error):
+            self._reason = Failure(sslErrorFromFailure(self._reason))
 
     def _handshakeTimedOut(self, timeout: float) -> None:
         self._handshakeTimer = None
@@ -1010,10 +1023,6 @@ class _TLSProtocol(BufferingTLSTransport):
         self.failVerification(
             Failure(SslError(f"TLS handshake timed out: not completed within {timeout:g} seconds"))
         )
-
-    def _stopTimerIfDone(self) -> None:
-        if self._handshakeDone:
-            self._stopTimer()
 
     def _stopTimer(self) -> None:
         timer, self._handshakeTimer = self._handshakeTimer, None
@@ -1054,7 +1063,13 @@ class _TLSProtocol(BufferingTLSTransport):
 
 
 class _TLSFactory(TLSMemoryBIOFactory):
-    """A ``TLSMemoryBIOFactory`` whose protocols enforce ``handshakeTimeout``."""
+    """A ``TLSMemoryBIOFactory`` whose protocols enforce ``handshakeTimeout``.
+
+    The deadline runs on ``clock``. Twisted batches small TLS writes with a zero-delay call;
+    that runs on ``clock`` too when it is a whole reactor (``IReactorCore``, e.g. a
+    ``MemoryReactorClock``), and on the global reactor when it is a bare ``Clock``, so that
+    a test clock for the deadline does not hold back writes on real sockets.
+    """
 
     protocol = _TLSProtocol
 
@@ -1066,7 +1081,8 @@ class _TLSFactory(TLSMemoryBIOFactory):
         clock: IReactorTime,
         handshakeTimeout: float | None,
     ) -> None:
-        super().__init__(creator, isClient, wrappedFactory, clock)
+        writeClock = clock if IReactorCore.providedBy(clock) else None
+        super().__init__(creator, isClient, wrappedFactory, writeClock)
         self.clock = clock
         self.handshakeTimeout = handshakeTimeout
 
@@ -1171,8 +1187,8 @@ def listenerTLSFactory(
 
     :param secureSocket: the listener's TLS configuration.
     :param wrappedFactory: the factory of the protocol that speaks inside TLS (HTTP).
-    :param reactor: the clock for ``handshakeTimeout`` and write batching; the global
-        reactor by default.
+    :param reactor: the clock for ``handshakeTimeout`` (and, if it is a whole reactor, for
+        Twisted's batching of small writes); the global reactor by default.
     :return: a ``TLSMemoryBIOFactory`` to listen with.
     :raises bws.errors.SslError: if the configuration cannot be used.
     """
@@ -1292,8 +1308,8 @@ def clientTLSFactory(
         (platform trust, host-name check).
     :param hostname: the host of the URL being connected to.
     :param wrappedFactory: the factory of the protocol that speaks inside TLS.
-    :param reactor: the clock for ``handshakeTimeout`` and write batching; the global
-        reactor by default.
+    :param reactor: the clock for ``handshakeTimeout`` (and, if it is a whole reactor, for
+        Twisted's batching of small writes); the global reactor by default.
     :return: a ``TLSMemoryBIOFactory`` to connect with.
     :raises bws.errors.SslError: if the configuration cannot be used.
     """

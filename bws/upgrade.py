@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
@@ -259,14 +260,15 @@ def makeUpgradeRequest(request: server.Request, path: str) -> UpgradeRequest:
             certificate = None
     return UpgradeRequest(
         request.method.decode("latin-1"), request.uri.decode("utf-8", "replace"), path,
-        headers, (host, port) if host is not None else None, bool(request.isSecure()),
+        headers, (str(host), int(port or 0)) if host is not None else None,
+        bool(request.isSecure()),
         certificate)
 
 
 def handOver(request: server.Request, proto: ServerProtocol) -> None:
     """Move the socket from twisted.web's channel to ``proto`` and replay the request."""
-    channel = request.channel
-    transport = channel.transport
+    channel: Any = request.channel
+    transport: Any = channel.transport
     channel.setTimeout(None)
     finish = getattr(channel, "upgraded", None)
     if finish is not None:
@@ -321,6 +323,7 @@ class UpgradeResource:
         if self._ours(request):
             return _Leaf(self)
         if getattr(self.fallback, "isLeaf", False):
+            assert request.postpath is not None and request.prepath is not None
             request.postpath.insert(0, request.prepath.pop())
             return self.fallback
         return self.fallback.getChildWithDefault(name, request)
@@ -352,13 +355,17 @@ class _Leaf:
     def getChildWithDefault(self, name: bytes, request: server.Request) -> Any:
         return self
 
+    def putChild(self, path: bytes, child: Any) -> None:
+        raise NotImplementedError("an upgrade path has no children")
 
-class UpgradeChannel(http.HTTPChannel):
+
+class UpgradeChannel(http.HTTPChannel):  # type: ignore[misc]
     """An HTTP channel with the request limits and an absolute upgrade deadline."""
 
     limits: RequestLimitConfigs = RequestLimitConfigs()
     deadline: float = 120.0
     clock: Any = None
+    transport: Any
 
     def connectionMade(self) -> None:
         limits = self.limits
@@ -430,13 +437,15 @@ class UpgradeChannel(http.HTTPChannel):
         """The socket now belongs to a WebSocket connection."""
         self._cancelDeadline()
 
-    def connectionLost(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # type: ignore[override]
         self._cancelDeadline()
         super().connectionLost(reason)
 
 
 class UpgradeRequestWithLimits(server.Request):
     """Refuses a body larger than ``maxEntityBodySize`` with 413 before reading it."""
+
+    channel: Any
 
     def gotLength(self, length: int | None) -> None:
         limit = self.channel.limits.maxEntityBodySize

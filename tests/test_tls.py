@@ -1,0 +1,982 @@
+# -*- test-case-name: tests.test_tls -*-
+"""Tests for ``bws.tls``: the secureSocket records and the TLS factories, over real loopback."""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import os
+import shutil
+import socket
+import ssl
+import tempfile
+import warnings
+from collections.abc import Callable, Generator
+from functools import cache
+from typing import Any
+
+import attrs
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from OpenSSL import SSL
+from service_identity import VerificationError
+from service_identity.exceptions import DNSMismatch
+from service_identity.hazmat import DNS_ID
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import ClientFactory, Factory
+from twisted.internet.protocol import Protocol as TwistedProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.internet.threads import deferToThread
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
+
+from bws.errors import SslError
+from bws.tls import (
+    OCSP_CRL,
+    OCSP_STAPLING,
+    OPTIONAL,
+    REQUIRE,
+    TLS_DEFAULT_CIPHERS,
+    CertKey,
+    CertValidation,
+    ClientSecureSocket,
+    KeyStore,
+    ListenerSecureSocket,
+    MutualSsl,
+    Protocol,
+    TrustStore,
+    clientTLSFactory,
+    isSecureTransport,
+    listenerTLSFactory,
+    peerCertificate,
+    sslErrorFromFailure,
+)
+
+_NOW = datetime.datetime.now(datetime.UTC)
+_PASSWORD = "s3cret-pass"
+
+
+@attrs.frozen
+class _Files:
+    """Paths of one issued certificate's files."""
+
+    cert: str
+    key: str
+    serial: int
+
+
+@attrs.frozen
+class _PKI:
+    """Every certificate the tests need, written to a temporary directory once per run."""
+
+    directory: str
+    ca: str  # PEM of the trusted CA
+    otherCa: str  # PEM of a CA nobody trusts
+    server: _Files  # localhost + 127.0.0.1, ECDSA
+    serverRsa: _Files  # localhost, RSA (for the RSA cipher suites)
+    serverIpOnly: _Files  # 127.0.0.1 only
+    serverNamed: _Files  # bws.test only
+    serverExpired: _Files
+    serverOtherCa: _Files
+    serverRevoked: _Files
+    client: _Files
+    clientExpired: _Files
+    clientNotYetValid: _Files
+    clientOtherCa: _Files
+    clientRevoked: _Files
+    encryptedKey: str  # the server key, encrypted with _PASSWORD
+    keyStore: str  # PKCS#12 of the server key + cert, password _PASSWORD
+    clientKeyStore: str  # PKCS#12 of the client key + cert, password _PASSWORD
+    trustStore: str  # PKCS#12 holding only the CA certificate, password _PASSWORD
+    crl: str  # PEM CRL by the CA revoking clientRevoked and serverRevoked
+
+
+@cache
+def _pki() -> _PKI:
+    directory = tempfile.mkdtemp(prefix="bws-test-tls-")
+    atexit.register(shutil.rmtree, directory, True)
+    ca = trustme.CA(organization_name="bws test CA")
+    other = trustme.CA(organization_name="bws other CA")
+
+    def path(name: str) -> str:
+        return os.path.join(directory, name)
+
+    def write(name: str, leaf: trustme.LeafCert) -> _Files:
+        leaf.cert_chain_pems[0].write_to_path(path(name + ".pem"))
+        leaf.private_key_pem.write_to_path(path(name + ".key"))
+        serial = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).serial_number
+        return _Files(path(name + ".pem"), path(name + ".key"), serial)
+
+    ca.cert_pem.write_to_path(path("ca.pem"))
+    other.cert_pem.write_to_path(path("other-ca.pem"))
+    past = {"not_before": _NOW - datetime.timedelta(days=30), "not_after": _NOW - datetime.timedelta(days=1)}
+    future = {"not_before": _NOW + datetime.timedelta(days=1), "not_after": _NOW + datetime.timedelta(days=30)}
+    server = write("server", ca.issue_cert("localhost", "127.0.0.1"))
+    files = {
+        "server": server,
+        "serverRsa": write("server-rsa", ca.issue_cert("localhost", key_type=trustme.KeyType.RSA)),
+        "serverIpOnly": write("server-ip", ca.issue_cert("127.0.0.1")),
+        "serverNamed": write("server-named", ca.issue_cert("bws.test")),
+        "serverExpired": write("server-expired", ca.issue_cert("localhost", **past)),  # type: ignore[arg-type]
+        "serverOtherCa": write("server-other", other.issue_cert("localhost")),
+        "serverRevoked": write("server-revoked", ca.issue_cert("localhost")),
+        "client": write("client", ca.issue_cert("client.bws.test")),
+        "clientExpired": write("client-expired", ca.issue_cert("expired.bws.test", **past)),  # type: ignore[arg-type]
+        "clientNotYetValid": write("client-future", ca.issue_cert("future.bws.test", **future)),  # type: ignore[arg-type]
+        "clientOtherCa": write("client-other", other.issue_cert("client.bws.test")),
+        "clientRevoked": write("client-revoked", ca.issue_cert("revoked.bws.test")),
+    }
+
+    serverKey = serialization.load_pem_private_key(open(server.key, "rb").read(), None)
+    serverCert = x509.load_pem_x509_certificate(open(server.cert, "rb").read())
+    clientKey = serialization.load_pem_private_key(open(files["client"].key, "rb").read(), None)
+    clientCert = x509.load_pem_x509_certificate(open(files["client"].cert, "rb").read())
+    caCert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    secret = serialization.BestAvailableEncryption(_PASSWORD.encode())
+    with open(path("server-encrypted.key"), "wb") as f:
+        f.write(serverKey.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, secret))
+    with open(path("server.p12"), "wb") as f:
+        f.write(pkcs12.serialize_key_and_certificates(b"server", serverKey, serverCert, [caCert], secret))  # type: ignore[arg-type]
+    with open(path("client.p12"), "wb") as f:
+        f.write(pkcs12.serialize_key_and_certificates(b"client", clientKey, clientCert, None, secret))  # type: ignore[arg-type]
+    with open(path("trust.p12"), "wb") as f:
+        f.write(pkcs12.serialize_key_and_certificates(None, None, None, [caCert], secret))
+
+    caKey = serialization.load_pem_private_key(ca.private_key_pem.bytes(), None)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(caCert.subject)
+        .last_update(_NOW - datetime.timedelta(hours=1))
+        .next_update(_NOW + datetime.timedelta(days=1))
+    )
+    for revoked in (files["clientRevoked"], files["serverRevoked"]):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(revoked.serial)
+            .revocation_date(_NOW - datetime.timedelta(minutes=5))
+            .build()
+        )
+    crl = builder.sign(caKey, hashes.SHA256())  # type: ignore[arg-type]
+    with open(path("ca.crl"), "wb") as f:
+        f.write(crl.public_bytes(serialization.Encoding.PEM))
+
+    return _PKI(
+        directory=directory,
+        ca=path("ca.pem"),
+        otherCa=path("other-ca.pem"),
+        encryptedKey=path("server-encrypted.key"),
+        keyStore=path("server.p12"),
+        clientKeyStore=path("client.p12"),
+        trustStore=path("trust.p12"),
+        crl=path("ca.crl"),
+        **files,
+    )
+
+
+def _certKey(files: _Files) -> CertKey:
+    return CertKey(files.cert, files.key)
+
+
+def _listener(files: _Files | None = None, **kwargs: Any) -> ListenerSecureSocket:
+    return ListenerSecureSocket(key=_certKey(files or _pki().server), **kwargs)
+
+
+def _client(**kwargs: Any) -> ClientSecureSocket:
+    kwargs.setdefault("cert", _pki().ca)
+    return ClientSecureSocket(**kwargs)
+
+
+# --- plain Twisted peers over the TLS factories ----------------------------------------------
+
+
+@implementer(IHandshakeListener)
+class _Peer(TwistedProtocol):
+    """One end of a test connection. The server echoes; the client greets, and hangs up when
+    the echo is back. Both record what they saw of the TLS layer."""
+
+    def __init__(self, greeting: bytes | None, echo: bool, onData: Callable[[_Peer], None] | None) -> None:
+        self.greeting = greeting
+        self.echo = echo
+        self.onData = onData
+        self.received = b""
+        self.made: Deferred[_Peer] = Deferred()
+        self.lost: Deferred[None] = Deferred()
+        self.reason: Failure | None = None
+        self.secure: bool | None = None
+        self.peer: x509.Certificate | None = None
+        self.handshakeDone = False
+        self.cipher: str | None = None
+        self.version: str | None = None
+        self.serverName: bytes | None = None
+
+    def connectionMade(self) -> None:
+        self.secure = isSecureTransport(self.transport)
+        if self.greeting is not None:
+            self.transport.write(self.greeting)
+        self.made.callback(self)
+
+    def handshakeCompleted(self) -> None:
+        self.handshakeDone = True
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if isSecureTransport(self.transport):
+            self.peer = peerCertificate(self.transport)
+            handle = self.transport.getHandle()
+            self.cipher = handle.get_cipher_name()
+            self.version = handle.get_protocol_version_name()
+            self.serverName = handle.get_servername()
+        if self.onData is not None:
+            self.onData(self)
+        elif self.echo:
+            self.transport.write(data)
+        elif self.greeting is not None and self.received == self.greeting:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: B008
+        self.reason = reason
+        self.lost.callback(None)
+
+
+class _PeerFactory(ClientFactory):
+    """Builds ``_Peer``s (server or client side) and keeps them."""
+
+    def __init__(
+        self,
+        greeting: bytes | None = None,
+        echo: bool = False,
+        onData: Callable[[_Peer], None] | None = None,
+    ) -> None:
+        self.greeting = greeting
+        self.echo = echo
+        self.onData = onData
+        self.peers: list[_Peer] = []
+        self.built: Deferred[_Peer] = Deferred()
+
+    def buildProtocol(self, addr: Any) -> _Peer:
+        peer = _Peer(self.greeting, self.echo, self.onData)
+        peer.factory = self
+        self.peers.append(peer)
+        if not self.built.called:
+            self.built.callback(peer)
+        return peer
+
+    def clientConnectionFailed(self, connector: Any, reason: Failure) -> None:
+        if not self.built.called:
+            self.built.errback(reason)
+
+
+@attrs.frozen
+class _Outcome:
+    client: _Peer
+    server: _Peer
+
+    @property
+    def clientError(self) -> str:
+        assert self.client.reason is not None
+        return str(sslErrorFromFailure(self.client.reason))
+
+    @property
+    def serverError(self) -> str:
+        assert self.server.reason is not None
+        return str(sslErrorFromFailure(self.server.reason))
+
+
+GREETING = b"GET /chat HTTP/1.1\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n"
+
+
+class _LoopbackMixin:
+    """Run a listener factory and a client factory against each other on 127.0.0.1."""
+
+    timeout = 10
+
+    addCleanup: Callable[..., None]
+
+    def listen(self, secureSocket: ListenerSecureSocket, factory: Factory, clock: Any = None) -> int:
+        port = reactor.listenTCP(  # type: ignore[attr-defined]
+            0, listenerTLSFactory(secureSocket, factory, reactor=clock), interface="127.0.0.1"
+        )
+        self.addCleanup(port.stopListening)
+        return int(port.getHost().port)
+
+    @inlineCallbacks
+    def exchange(
+        self,
+        listenerSocket: ListenerSecureSocket,
+        clientSocket: ClientSecureSocket | None,
+        hostname: str = "localhost",
+        greeting: bytes = GREETING,
+    ) -> Generator[Deferred[Any], Any, _Outcome]:
+        serverFactory = _PeerFactory(echo=True)
+        port = self.listen(listenerSocket, serverFactory)
+        clientFactory = _PeerFactory(greeting=greeting)
+        reactor.connectTCP(  # type: ignore[attr-defined]
+            "127.0.0.1", port, clientTLSFactory(clientSocket, hostname, clientFactory)
+        )
+        client = yield clientFactory.built
+        server = yield serverFactory.built
+        yield gatherResults([client.lost, server.lost])
+        return _Outcome(client, server)
+
+
+class _LogCapture:
+    """Collect log events of ``bws.tls`` while a test runs."""
+
+    def __init__(self, case: TestCase) -> None:
+        self.events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(self.events.append)
+        case.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def warnings(self) -> list[str]:
+        return [
+            formatEvent(e)
+            for e in self.events
+            if e.get("log_level") == LogLevel.warn and e.get("log_namespace") == "bws.tls"
+        ]
+
+
+# --- the records --------------------------------------------------------------------------------
+
+
+class RecordTests(SynchronousTestCase):
+    """The records validate at construction and say which field is wrong."""
+
+    def assertSslError(self, expected: str, build: Callable[[], object]) -> str:
+        error = self.assertRaises(SslError, build)
+        self.assertIn(expected, str(error))
+        return str(error)
+
+    def test_missingFieldMessages(self) -> None:
+        """Empty or absent paths and passwords give the reference's messages word for word."""
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("KeyStore file location must be provided for secure connection", lambda: KeyStore("", "pw")),
+            ("KeyStore password must be provided for secure connection", lambda: KeyStore("a.p12", "")),
+            ("KeyStore password must be provided for secure connection", lambda: KeyStore("a.p12", None)),  # type: ignore[arg-type]
+            ("Certificate file location must be provided for secure connection", lambda: CertKey("", "k.pem")),
+            ("Certificate file location must be provided for secure connection", lambda: CertKey(None, "k.pem")),
+            ("Private key file location must be provided for secure connection", lambda: CertKey("c.pem", "")),
+            ("TrustStore file location must be provided for secure connection", lambda: TrustStore("", "pw")),
+            ("TrustStore password must be provided for secure connection", lambda: TrustStore("t.p12", "")),
+        ]
+        for message, build in cases:
+            error = self.assertRaises(SslError, build)
+            self.assertEqual(str(error), message)
+
+    def test_passwordsNotInRepr(self) -> None:
+        """Passwords never show up in a record's repr (and so never in logs)."""
+        text = repr((CertKey("c.pem", "k.pem", "hunter2"), KeyStore("k.p12", "hunter2"), TrustStore("t.p12", "hunter2")))
+        self.assertNotIn("hunter2", text)
+
+    def test_recordsAreFrozen(self) -> None:
+        """Records are values: assigning a field fails."""
+        record = _client()
+        self.assertRaises(attrs.exceptions.FrozenInstanceError, setattr, record, "enable", False)
+
+    def test_pathLike(self) -> None:
+        """Paths may be ``os.PathLike``; they are stored as text."""
+        from pathlib import Path
+
+        self.assertEqual(CertKey(Path("/c.pem"), Path("/k.pem")).certFile, "/c.pem")
+
+    def test_defaults(self) -> None:
+        """Defaults follow the spec: the spec's cipher list, TLSv1.2+TLSv1.3, verification on."""
+        listener = ListenerSecureSocket(key=CertKey("c.pem", "k.pem"))
+        self.assertEqual(listener.ciphers, TLS_DEFAULT_CIPHERS)
+        self.assertEqual(len(TLS_DEFAULT_CIPHERS), 9)
+        self.assertTrue(listener.shareSession)
+        self.assertEqual(Protocol().versions, ("TLSv1.2", "TLSv1.3"))
+        self.assertEqual(Protocol(versions=[]).versions, ("TLSv1.2", "TLSv1.3"))
+        client = ClientSecureSocket()
+        self.assertEqual((client.enable, client.verifyHostName, client.cert), (True, True, None))
+        self.assertEqual(MutualSsl(cert="ca.pem").verifyClient, REQUIRE)
+
+    def test_unknownCipher(self) -> None:
+        """An unknown cipher-suite name is refused, naming it and the field."""
+        message = self.assertSslError(
+            "'TLS_FAKE_WITH_ROT13'",
+            lambda: ListenerSecureSocket(key=CertKey("c", "k"), ciphers=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_FAKE_WITH_ROT13"]),
+        )
+        self.assertIn("ListenerSecureSocket.ciphers", message)
+        self.assertSslError("'ECDHE-RSA-AES128-GCM-SHA256'", lambda: _client(ciphers=["ECDHE-RSA-AES128-GCM-SHA256"]))
+        self.assertSslError("at least one", lambda: _client(ciphers=[]))
+
+    def test_unknownVersion(self) -> None:
+        """Unknown or unsupported TLS versions are refused, naming them."""
+        self.assertSslError("'TLSv1.4'", lambda: Protocol(versions=["TLSv1.4"]))
+        self.assertSslError("'SSLv3'", lambda: Protocol(versions=["SSLv3", "TLSv1.2"]))
+        self.assertSslError("contiguous", lambda: Protocol(versions=["TLSv1.1", "TLSv1.3"]))
+        self.assertSslError("Protocol.name", lambda: Protocol(name="DTLS"))
+        self.assertEqual(Protocol(versions=["TLSv1.0", "TLSv1.1"]).versions, ("TLSv1", "TLSv1.1"))
+
+    def test_wrongValues(self) -> None:
+        """Wrong values name their field."""
+        self.assertSslError("MutualSsl.verifyClient", lambda: MutualSsl(verifyClient="SOMETIMES", cert="ca.pem"))
+        self.assertEqual(MutualSsl(verifyClient="optional", cert="ca.pem").verifyClient, OPTIONAL)
+        self.assertSslError("ListenerSecureSocket.handshakeTimeout", lambda: _listener(handshakeTimeout=-1))
+        self.assertSslError("ClientSecureSocket.sessionTimeout", lambda: _client(sessionTimeout=0))
+        self.assertSslError("ListenerSecureSocket.key", lambda: ListenerSecureSocket(key="server.pem"))  # type: ignore[arg-type]
+        self.assertSslError("ClientSecureSocket.enable", lambda: _client(enable="no"))
+        self.assertSslError("CertValidation.type", lambda: CertValidation(type="OCSP", cacheSize=1, cacheValidityPeriod=1))
+        self.assertSslError("CertValidation.cacheSize", lambda: CertValidation(type=OCSP_CRL, cacheSize=-1, cacheValidityPeriod=1))
+        self.assertSslError("Certificate file location", lambda: MutualSsl(cert=""))
+
+    def test_decimalSeconds(self) -> None:
+        """Timeouts are decimal seconds: fractions and ``Decimal`` are kept."""
+        from decimal import Decimal
+
+        self.assertEqual(_listener(handshakeTimeout=Decimal("1.5")).handshakeTimeout, 1.5)
+        self.assertEqual(_client(handshakeTimeout=0.25).handshakeTimeout, 0.25)
+
+
+class StartupTests(SynchronousTestCase):
+    """File and key problems fail when the factory is built (start-up), as ``SslError``."""
+
+    def assertStartupError(self, expected: str, secureSocket: ListenerSecureSocket) -> str:
+        error = self.assertRaises(SslError, listenerTLSFactory, secureSocket, Factory(), Clock())
+        self.assertIn(expected, str(error))
+        return str(error)
+
+    def test_missingFile(self) -> None:
+        """A certificate file that does not exist is named."""
+        missing = os.path.join(_pki().directory, "nope.pem")
+        self.assertStartupError(f"{missing!r} not found", ListenerSecureSocket(key=CertKey(missing, _pki().server.key)))
+
+    def test_encryptedKeyWithoutPassword(self) -> None:
+        """An encrypted key without ``keyPassword`` is refused, naming the file."""
+        self.assertStartupError(
+            "keyPassword must be provided",
+            ListenerSecureSocket(key=CertKey(_pki().server.cert, _pki().encryptedKey)),
+        )
+
+    def test_wrongKeyPassword(self) -> None:
+        """A wrong ``keyPassword`` is refused at construction, naming the key file."""
+        message = self.assertStartupError(
+            "wrong keyPassword",
+            ListenerSecureSocket(key=CertKey(_pki().server.cert, _pki().encryptedKey, "wrong")),
+        )
+        self.assertIn(_pki().encryptedKey, message)
+
+    def test_keyDoesNotMatchCertificate(self) -> None:
+        """A key that belongs to another certificate is refused."""
+        self.assertStartupError(
+            "does not match",
+            ListenerSecureSocket(key=CertKey(_pki().server.cert, _pki().client.key)),
+        )
+
+    def test_notAKey(self) -> None:
+        """A file that holds no key is refused, naming it."""
+        self.assertStartupError(
+            "holds no valid PEM private key",
+            ListenerSecureSocket(key=CertKey(_pki().server.cert, _pki().server.cert)),
+        )
+
+    def test_wrongKeyStorePassword(self) -> None:
+        """A KeyStore that does not open with its password is refused, naming it."""
+        self.assertStartupError(_pki().keyStore, ListenerSecureSocket(key=KeyStore(_pki().keyStore, "wrong")))
+
+    def test_wrongTrustStorePassword(self) -> None:
+        """A TrustStore that does not open with its password is refused, naming it."""
+        self.assertStartupError(
+            "Cannot open TrustStore",
+            _listener(mutualSsl=MutualSsl(cert=TrustStore(_pki().trustStore, "wrong"))),
+        )
+
+    def test_ocspStaplingRefused(self) -> None:
+        """OCSP stapling, which bws cannot check, fails at start-up rather than passing silently."""
+        self.assertStartupError(
+            "OCSP_STAPLING is not supported",
+            _listener(
+                mutualSsl=MutualSsl(cert=_pki().ca),
+                certValidation=CertValidation(type=OCSP_STAPLING, cacheSize=10, cacheValidityPeriod=60),
+            ),
+        )
+
+    def test_crlNeedsFile(self) -> None:
+        """OCSP_CRL needs a ``crlFile``."""
+        self.assertStartupError(
+            "needs a crlFile",
+            _listener(
+                mutualSsl=MutualSsl(cert=_pki().ca),
+                certValidation=CertValidation(type=OCSP_CRL, cacheSize=10, cacheValidityPeriod=60),
+            ),
+        )
+
+    def test_crlNeedsMutualSsl(self) -> None:
+        """Revocation checking on a listener without mutual TLS would check nothing: refused."""
+        self.assertStartupError(
+            "needs mutualSsl",
+            _listener(certValidation=CertValidation(type=OCSP_CRL, cacheSize=1, cacheValidityPeriod=1, crlFile=_pki().crl)),
+        )
+
+    def test_clientFactoryChecksFiles(self) -> None:
+        """The client factory reads its files when it is built, too."""
+        missing = os.path.join(_pki().directory, "missing-ca.pem")
+        error = self.assertRaises(SslError, clientTLSFactory, _client(cert=missing), "localhost", Factory(), Clock())
+        self.assertIn(missing, str(error))
+        error = self.assertRaises(
+            SslError,
+            clientTLSFactory,
+            _client(key=CertKey(_pki().server.cert, _pki().encryptedKey, "wrong")),
+            "localhost",
+            Factory(),
+            Clock(),
+        )
+        self.assertIn("wrong keyPassword", str(error))
+
+
+# --- the listener side over loopback ------------------------------------------------------
+
+
+class ListenerTests(_LoopbackMixin, TestCase):
+    """``listenerTLSFactory`` serves TLS as the record says."""
+
+    @inlineCallbacks
+    def test_pemCertKey(self) -> Generator[Deferred[Any], Any, None]:
+        """A PEM certificate and key serve TLS 1.3; the echo comes back; SNI is seen."""
+        outcome = yield self.exchange(_listener(), _client())
+        self.assertEqual(outcome.client.received, GREETING)
+        self.assertEqual(outcome.server.received, GREETING)
+        self.assertTrue(outcome.server.secure)
+        self.assertTrue(outcome.client.secure)
+        self.assertEqual(outcome.server.version, "TLSv1.3")
+        self.assertEqual(outcome.server.serverName, b"localhost")
+        self.assertIsNone(outcome.server.peer)  # no mutual TLS asked
+        assert outcome.client.peer is not None
+        self.assertIn("localhost", str(outcome.client.peer.extensions.get_extension_for_class(x509.SubjectAlternativeName).value))
+        assert outcome.client.reason is not None
+        outcome.client.reason.trap(ConnectionDone)
+
+    @inlineCallbacks
+    def test_encryptedKey(self) -> Generator[Deferred[Any], Any, None]:
+        """An encrypted PEM key is opened with ``keyPassword``."""
+        secureSocket = ListenerSecureSocket(key=CertKey(_pki().server.cert, _pki().encryptedKey, _PASSWORD))
+        outcome = yield self.exchange(secureSocket, _client())
+        self.assertEqual(outcome.client.received, GREETING)
+
+    @inlineCallbacks
+    def test_keyStore(self) -> Generator[Deferred[Any], Any, None]:
+        """A PKCS#12 KeyStore serves as the listener's key."""
+        outcome = yield self.exchange(ListenerSecureSocket(key=KeyStore(_pki().keyStore, _PASSWORD)), _client())
+        self.assertEqual(outcome.client.received, GREETING)
+
+    @inlineCallbacks
+    def test_pythonSslClient(self) -> Generator[Deferred[Any], Any, None]:
+        """A client built on Python's own ``ssl`` module talks to the listener."""
+        serverFactory = _PeerFactory(echo=True)
+        port = self.listen(_listener(), serverFactory)
+        context = ssl.create_default_context(cafile=_pki().ca)
+        received, cipher, version = yield deferToThread(_pythonClient, port, context, b"ping")
+        yield serverFactory.peers[0].lost
+        self.assertEqual(received, b"ping")
+        self.assertEqual(version, "TLSv1.3")
+
+    @inlineCallbacks
+    def test_versionsBelowTls12Off(self) -> Generator[Deferred[Any], Any, None]:
+        """By default a TLS 1.1 client is refused; listing TLSv1.1 in words lets it in."""
+        context = _legacyPythonContext()
+        serverFactory = _PeerFactory(echo=True)
+        port = self.listen(_listener(), serverFactory)
+        error = yield self.assertFailure(deferToThread(_pythonClient, port, context, b"x"), ssl.SSLError)
+        self.assertIn("PROTOCOL_VERSION", str(error).upper())
+        yield serverFactory.peers[0].lost
+        self.assertIn("protocol version", str(sslErrorFromFailure(serverFactory.peers[0].reason)))  # type: ignore[arg-type]
+
+        legacyFactory = _PeerFactory(echo=True)
+        port = self.listen(_listener(protocol=Protocol(versions=["TLSv1.1", "TLSv1.2"])), legacyFactory)
+        received, cipher, version = yield deferToThread(_pythonClient, port, context, b"old")
+        yield legacyFactory.peers[0].lost
+        self.assertEqual((received, version), (b"old", "TLSv1.1"))
+
+    @inlineCallbacks
+    def test_versionMismatch(self) -> Generator[Deferred[Any], Any, None]:
+        """A TLSv1.2-only client against a TLSv1.3-only server fails, saying "protocol version"."""
+        outcome = yield self.exchange(
+            _listener(protocol=Protocol(versions=["TLSv1.3"])),
+            _client(protocol=Protocol(versions=["TLSv1.2"])),
+        )
+        self.assertIn("protocol version", outcome.clientError)
+        self.assertIn("protocol version", outcome.serverError)
+        self.assertEqual(outcome.server.received, b"")
+
+    @inlineCallbacks
+    def test_chosenCipherNegotiated(self) -> Generator[Deferred[Any], Any, None]:
+        """On TLS 1.2 the cipher suite named in IANA words is the one negotiated."""
+        secureSocket = _listener(
+            _pki().serverRsa,
+            protocol=Protocol(versions=["TLSv1.2"]),
+            ciphers=["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"],
+        )
+        serverFactory = _PeerFactory(echo=True)
+        port = self.listen(secureSocket, serverFactory)
+        received, cipher, version = yield deferToThread(_pythonClient, port, ssl.create_default_context(cafile=_pki().ca), b"c")
+        yield serverFactory.peers[0].lost
+        self.assertEqual((cipher, version), ("ECDHE-RSA-AES256-GCM-SHA384", "TLSv1.2"))
+
+    @inlineCallbacks
+    def test_specDefaultCiphers(self) -> Generator[Deferred[Any], Any, None]:
+        """The spec's default list serves a TLS 1.2 client a suite from that list."""
+        outcome = yield self.exchange(
+            _listener(protocol=Protocol(versions=["TLSv1.2"])),
+            _client(ciphers=["TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"]),
+        )
+        self.assertEqual((outcome.server.cipher, outcome.server.version), ("ECDHE-ECDSA-AES128-SHA256", "TLSv1.2"))
+
+    @inlineCallbacks
+    def test_noSharedCipher(self) -> Generator[Deferred[Any], Any, None]:
+        """Disjoint TLS 1.2 cipher lists fail with words about the cipher suites."""
+        outcome = yield self.exchange(
+            _listener(protocol=Protocol(versions=["TLSv1.2"]), ciphers=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]),
+            _client(ciphers=["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]),
+        )
+        self.assertIn("cipher suite", outcome.serverError)
+        self.assertIn("handshake failure", outcome.clientError)
+
+    @inlineCallbacks
+    def test_tls13CipherSuite(self) -> Generator[Deferred[Any], Any, None]:
+        """TLS 1.3 suites are applied (``set_tls13_ciphersuites``) on both sides."""
+        outcome = yield self.exchange(
+            _listener(ciphers=list(TLS_DEFAULT_CIPHERS) + ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]),
+            _client(ciphers=["TLS_CHACHA20_POLY1305_SHA256"]),
+        )
+        self.assertEqual((outcome.server.cipher, outcome.server.version), ("TLS_CHACHA20_POLY1305_SHA256", "TLSv1.3"))
+
+    @inlineCallbacks
+    def test_sessionCacheOff(self) -> Generator[Deferred[Any], Any, None]:
+        """``shareSession=False`` with a session timeout still serves connections."""
+        outcome = yield self.exchange(_listener(shareSession=False), _client())
+        self.assertEqual(outcome.client.received, GREETING)
+        outcome = yield self.exchange(_listener(sessionTimeout=1.5), _client())
+        self.assertEqual(outcome.client.received, GREETING)
+
+
+class MutualTlsTests(_LoopbackMixin, TestCase):
+    """``mutualSsl`` REQUIRE and OPTIONAL, trust stores and CRLs."""
+
+    def required(self, **kwargs: Any) -> ListenerSecureSocket:
+        return _listener(mutualSsl=MutualSsl(verifyClient=REQUIRE, cert=_pki().ca), **kwargs)
+
+    @inlineCallbacks
+    def test_requireGoodCertificate(self) -> Generator[Deferred[Any], Any, None]:
+        """A client certificate from the trusted CA is accepted and visible to the server."""
+        outcome = yield self.exchange(self.required(), _client(key=_certKey(_pki().client)))
+        self.assertEqual(outcome.client.received, GREETING)
+        assert outcome.server.peer is not None
+        names = outcome.server.peer.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        self.assertEqual(names.get_values_for_type(x509.DNSName), ["client.bws.test"])
+
+    @inlineCallbacks
+    def test_requireNoCertificate(self) -> Generator[Deferred[Any], Any, None]:
+        """REQUIRE refuses a client without a certificate; the server never sees its data."""
+        outcome = yield self.exchange(self.required(), _client())
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("no certificate", outcome.serverError)
+        self.assertIn("requires a client certificate", outcome.clientError)
+
+    @inlineCallbacks
+    def test_requireOtherCa(self) -> Generator[Deferred[Any], Any, None]:
+        """REQUIRE refuses a certificate from a CA it does not trust, saying "untrusted"."""
+        outcome = yield self.exchange(self.required(), _client(key=_certKey(_pki().clientOtherCa)))
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("unable to get local issuer certificate", outcome.serverError)
+        self.assertIn("untrusted", outcome.serverError)
+        self.assertIn("untrusted", outcome.clientError)
+
+    @inlineCallbacks
+    def test_requireExpired(self) -> Generator[Deferred[Any], Any, None]:
+        """An expired client certificate is refused."""
+        outcome = yield self.exchange(self.required(), _client(key=_certKey(_pki().clientExpired)))
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("certificate has expired", outcome.serverError)
+        self.assertIn("certificate has expired", outcome.clientError)
+
+    @inlineCallbacks
+    def test_requireNotYetValid(self) -> Generator[Deferred[Any], Any, None]:
+        """A client certificate that is not valid yet is refused."""
+        outcome = yield self.exchange(self.required(), _client(key=_certKey(_pki().clientNotYetValid)))
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("not yet valid", outcome.serverError)
+
+    @inlineCallbacks
+    def test_optionalNoCertificate(self) -> Generator[Deferred[Any], Any, None]:
+        """OPTIONAL accepts a client without a certificate; there is no peer certificate."""
+        secureSocket = _listener(mutualSsl=MutualSsl(verifyClient=OPTIONAL, cert=_pki().ca))
+        outcome = yield self.exchange(secureSocket, _client())
+        self.assertEqual(outcome.server.received, GREETING)
+        self.assertIsNone(outcome.server.peer)
+
+    @inlineCallbacks
+    def test_optionalBadCertificate(self) -> Generator[Deferred[Any], Any, None]:
+        """OPTIONAL still refuses a certificate that does not verify."""
+        secureSocket = _listener(mutualSsl=MutualSsl(verifyClient=OPTIONAL, cert=_pki().ca))
+        outcome = yield self.exchange(secureSocket, _client(key=_certKey(_pki().clientOtherCa)))
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("untrusted", outcome.serverError)
+
+    @inlineCallbacks
+    def test_trustStoreAndKeyStore(self) -> Generator[Deferred[Any], Any, None]:
+        """PKCS#12 trust store on the listener, PKCS#12 key store and trust store on the client."""
+        secureSocket = _listener(mutualSsl=MutualSsl(cert=TrustStore(_pki().trustStore, _PASSWORD)))
+        client = ClientSecureSocket(
+            cert=TrustStore(_pki().trustStore, _PASSWORD), key=KeyStore(_pki().clientKeyStore, _PASSWORD)
+        )
+        outcome = yield self.exchange(secureSocket, client)
+        self.assertEqual(outcome.client.received, GREETING)
+        self.assertIsNotNone(outcome.server.peer)
+
+    @inlineCallbacks
+    def test_revokedClientRefused(self) -> Generator[Deferred[Any], Any, None]:
+        """With OCSP_CRL and a crlFile a revoked client certificate is refused; others pass."""
+        crl = CertValidation(type=OCSP_CRL, cacheSize=0, cacheValidityPeriod=0, crlFile=_pki().crl)
+        outcome = yield self.exchange(self.required(certValidation=crl), _client(key=_certKey(_pki().clientRevoked)))
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("certificate revoked", outcome.serverError)
+        self.assertIn("revoked", outcome.clientError)
+        outcome = yield self.exchange(self.required(certValidation=crl), _client(key=_certKey(_pki().client)))
+        self.assertEqual(outcome.server.received, GREETING)
+
+
+# --- the client side over loopback ----------------------------------------------------------
+
+
+class ClientTests(_LoopbackMixin, TestCase):
+    """``clientTLSFactory`` verifies the server through optionsForClientTLS + service_identity."""
+
+    @inlineCallbacks
+    def test_untrustedServer(self) -> Generator[Deferred[Any], Any, None]:
+        """A server certificate from an untrusted CA fails, and the client's bytes never reach it."""
+        outcome = yield self.exchange(_listener(_pki().serverOtherCa), _client())
+        self.assertEqual(outcome.server.received, b"")
+        self.assertEqual(outcome.client.received, b"")
+        self.assertIn("certificate verify failed: unable to get local issuer certificate", outcome.clientError)
+        self.assertIn("untrusted", outcome.clientError)
+        self.assertIn("untrusted", outcome.serverError)
+
+    @inlineCallbacks
+    def test_noPlaintextOnTheWire(self) -> Generator[Deferred[Any], Any, None]:
+        """Bytes written before the handshake are held back: a raw TCP server sees only the
+        ClientHello, never the Authorization header, before the client gives up."""
+        clock = Clock()
+        rawFactory = _PeerFactory(onData=lambda peer: None)
+        port = reactor.listenTCP(0, rawFactory, interface="127.0.0.1")  # type: ignore[attr-defined]
+        self.addCleanup(port.stopListening)
+        clientFactory = _PeerFactory(greeting=GREETING)
+        reactor.connectTCP(  # type: ignore[attr-defined]
+            "127.0.0.1",
+            port.getHost().port,
+            clientTLSFactory(_client(handshakeTimeout=0.5), "localhost", clientFactory, reactor=clock),
+        )
+        client = yield clientFactory.built
+        yield client.made
+        raw = yield rawFactory.built
+        while not raw.received:
+            yield _later(0.001)
+        clock.advance(0.5)
+        yield gatherResults([client.lost, raw.lost])
+        self.assertIn(b"localhost", raw.received)  # the SNI in the ClientHello
+        self.assertNotIn(b"Authorization", raw.received)
+        self.assertNotIn(b"YWxpY2U6c2VjcmV0", raw.received)
+        assert client.reason is not None
+        self.assertIn("timed out", str(sslErrorFromFailure(client.reason)))
+
+    @inlineCallbacks
+    def test_wrongHost(self) -> Generator[Deferred[Any], Any, None]:
+        """A certificate for another name fails with "hostname mismatch", naming both sides."""
+        outcome = yield self.exchange(_listener(_pki().serverNamed), _client(), hostname="localhost")
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("hostname mismatch", outcome.clientError)
+        self.assertIn("'localhost'", outcome.clientError)
+        self.assertIn("bws.test", outcome.clientError)
+
+    @inlineCallbacks
+    def test_expiredServer(self) -> Generator[Deferred[Any], Any, None]:
+        """An expired server certificate fails with "certificate has expired"."""
+        outcome = yield self.exchange(_listener(_pki().serverExpired), _client())
+        self.assertEqual(outcome.server.received, b"")
+        self.assertIn("certificate has expired", outcome.clientError)
+
+    @inlineCallbacks
+    def test_ipAddressSan(self) -> Generator[Deferred[Any], Any, None]:
+        """An IP address is checked against the certificate's IP SANs (and sends no SNI)."""
+        outcome = yield self.exchange(_listener(_pki().serverIpOnly), _client(), hostname="127.0.0.1")
+        self.assertEqual(outcome.client.received, GREETING)
+        self.assertIsNone(outcome.server.serverName)
+        outcome = yield self.exchange(_listener(_pki().serverNamed), _client(), hostname="127.0.0.1")
+        self.assertIn("hostname mismatch", outcome.clientError)
+        self.assertIn("127.0.0.1", outcome.clientError)
+
+    @inlineCallbacks
+    def test_serverNameOverride(self) -> Generator[Deferred[Any], Any, None]:
+        """``serverName`` replaces the URL host for both SNI and the certificate check."""
+        outcome = yield self.exchange(_listener(_pki().serverNamed), _client(serverName="bws.test"), hostname="127.0.0.1")
+        self.assertEqual(outcome.client.received, GREETING)
+        self.assertEqual(outcome.server.serverName, b"bws.test")
+
+    @inlineCallbacks
+    def test_enableFalse(self) -> Generator[Deferred[Any], Any, None]:
+        """``enable=False`` connects to an untrusted server, still encrypted, and logs a warning."""
+        logs = _LogCapture(self)
+        outcome = yield self.exchange(_listener(_pki().serverOtherCa), ClientSecureSocket(enable=False))
+        self.assertEqual(outcome.client.received, GREETING)
+        self.assertTrue(outcome.client.secure)
+        self.assertIsNone(outcome.client.peer)  # nothing was verified
+        self.assertEqual(outcome.server.serverName, b"localhost")
+        [warning] = logs.warnings()
+        self.assertIn("verification is OFF", warning)
+        self.assertIn("enable=False", warning)
+
+    @inlineCallbacks
+    def test_verifyHostNameFalse(self) -> Generator[Deferred[Any], Any, None]:
+        """``verifyHostName=False`` accepts a wrong name but still refuses an untrusted chain."""
+        logs = _LogCapture(self)
+        outcome = yield self.exchange(_listener(_pki().serverNamed), _client(verifyHostName=False))
+        self.assertEqual(outcome.client.received, GREETING)
+        self.assertIsNotNone(outcome.client.peer)
+        self.assertIn("verifyHostName=False", logs.warnings()[0])
+        outcome = yield self.exchange(_listener(_pki().serverOtherCa), _client(verifyHostName=False))
+        self.assertIn("untrusted", outcome.clientError)
+
+    @inlineCallbacks
+    def test_revokedServer(self) -> Generator[Deferred[Any], Any, None]:
+        """A client with OCSP_CRL and a crlFile refuses a revoked server certificate."""
+        crl = CertValidation(type=OCSP_CRL, cacheSize=0, cacheValidityPeriod=0, crlFile=_pki().crl)
+        outcome = yield self.exchange(_listener(_pki().serverRevoked), _client(certValidation=crl))
+        self.assertIn("certificate revoked", outcome.clientError)
+        outcome = yield self.exchange(_listener(), _client(certValidation=crl))
+        self.assertEqual(outcome.client.received, GREETING)
+
+    @inlineCallbacks
+    def test_platformTrust(self) -> Generator[Deferred[Any], Any, None]:
+        """Without ``cert`` the platform's CAs are trusted, which do not include the test CA."""
+        outcome = yield self.exchange(_listener(), ClientSecureSocket())
+        self.assertIn("certificate verify failed", outcome.clientError)
+        self.assertEqual(outcome.server.received, b"")
+
+
+class HandshakeTimeoutTests(_LoopbackMixin, TestCase):
+    """``handshakeTimeout`` drops a peer that never finishes the handshake, on a ``Clock``."""
+
+    @inlineCallbacks
+    def test_silentClientDropped(self) -> Generator[Deferred[Any], Any, None]:
+        """A client that opens TCP and says nothing is dropped at the deadline."""
+        clock = Clock()
+        serverFactory = _PeerFactory(echo=True)
+        port = self.listen(_listener(handshakeTimeout=2.5), serverFactory, clock=clock)
+        silentFactory = _PeerFactory()
+        reactor.connectTCP("127.0.0.1", port, silentFactory)  # type: ignore[attr-defined]
+        server = yield serverFactory.built
+        yield server.made
+        silent = yield silentFactory.built
+        clock.advance(2.4)
+        self.assertFalse(server.lost.called)
+        clock.advance(0.1)
+        yield gatherResults([server.lost, silent.lost])
+        assert server.reason is not None
+        self.assertEqual(str(sslErrorFromFailure(server.reason)), "TLS handshake timed out: not completed within 2.5 seconds")
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    @inlineCallbacks
+    def test_timerCancelledOnSuccess(self) -> Generator[Deferred[Any], Any, None]:
+        """After a completed handshake the deadline is gone."""
+        clock = Clock()
+        pending: list[int] = []
+
+        def onData(peer: _Peer) -> None:
+            pending.append(len(clock.getDelayedCalls()))
+            peer.transport.loseConnection()
+
+        serverFactory = _PeerFactory(onData=onData)
+        port = self.listen(_listener(handshakeTimeout=5), serverFactory, clock=clock)
+        clientFactory = _PeerFactory(greeting=b"hi")
+        reactor.connectTCP("127.0.0.1", port, clientTLSFactory(_client(), "localhost", clientFactory))  # type: ignore[attr-defined]
+        client = yield clientFactory.built
+        server = yield serverFactory.built
+        yield gatherResults([client.lost, server.lost])
+        self.assertEqual(pending, [0])
+        clock.advance(10)
+        assert server.reason is not None
+        server.reason.trap(ConnectionDone)
+
+
+# --- helpers without sockets ----------------------------------------------------------------
+
+
+class InspectionTests(SynchronousTestCase):
+    """``sslErrorFromFailure``, ``peerCertificate`` and ``isSecureTransport`` on their own."""
+
+    def test_plainTransport(self) -> None:
+        """Plain TCP is not secure and has no peer certificate."""
+        transport = StringTransport()
+        self.assertFalse(isSecureTransport(transport))
+        self.assertIsNone(peerCertificate(transport))
+
+    def test_sslErrorPassesThrough(self) -> None:
+        """An ``SslError`` comes back unchanged."""
+        error = SslError("already worded")
+        self.assertIs(sslErrorFromFailure(Failure(error)), error)
+
+    def test_openSSLWords(self) -> None:
+        """OpenSSL's reason strings become sentences; the original is the cause."""
+        original = SSL.Error([("SSL routines", "", "tlsv1 alert protocol version")])
+        error = sslErrorFromFailure(original)
+        self.assertIn("protocol version mismatch", str(error))
+        self.assertIs(error.__cause__, original)
+        self.assertIn(
+            "untrusted",
+            str(sslErrorFromFailure(SSL.Error([("SSL routines", "", "certificate verify failed")]))),
+        )
+
+    def test_hostnameMismatch(self) -> None:
+        """A service_identity failure says "hostname mismatch" and the name asked for."""
+        failure = Failure(VerificationError(errors=[DNSMismatch(mismatched_id=DNS_ID("example.com"))]))
+        self.assertIn("hostname mismatch", str(sslErrorFromFailure(failure)))
+        self.assertIn("'example.com'", str(sslErrorFromFailure(failure)))
+
+    def test_otherFailures(self) -> None:
+        """Anything else is still an ``SslError`` that quotes the failure."""
+        self.assertEqual(
+            str(sslErrorFromFailure(Failure(ConnectionLost("gone")))),
+            "TLS connection failed: Connection to the other side was lost in a non-clean fashion: gone.",
+        )
+
+
+# --- Python ssl client, run in a thread -----------------------------------------------------
+
+
+def _pythonClient(port: int, context: ssl.SSLContext, data: bytes) -> tuple[bytes, str, str]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        with context.wrap_socket(sock, server_hostname="localhost") as tls:
+            tls.sendall(data)
+            received = b""
+            while len(received) < len(data):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            cipher = tls.cipher()
+            version = tls.version()
+            assert cipher is not None and version is not None
+            return received, cipher[0], version
+
+
+def _legacyPythonContext() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=_pki().ca)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1_1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    return context
+
+
+def _later(seconds: float) -> Deferred[None]:
+    d: Deferred[None] = Deferred()
+    reactor.callLater(seconds, d.callback, None)  # type: ignore[attr-defined]
+    return d
