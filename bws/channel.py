@@ -39,6 +39,8 @@ STATE_CLOSING = WebSocketProtocol.STATE_CLOSING
 STATE_CLOSED = WebSocketProtocol.STATE_CLOSED
 CLOSE_NO_STATUS = 1005
 CLOSE_ABNORMAL = 1006
+#: Seconds to wait for the peer's close after bws failed the connection (1002/1007/1009).
+FAILED_CLOSE_TIMEOUT = 1.0
 #: Longest timeout accepted by ``close`` (the reference refuses absurd values).
 MAX_TIMEOUT = 2**31 - 1
 
@@ -260,6 +262,10 @@ class ChannelMixin:
             wait = self._closeTimerSeconds
             if wait is None:
                 wait = self.closureTimeout
+                if self.failure is not None:
+                    # After a protocol error the byte stream is out of step: the peer's
+                    # close may never be recognised, so do not hold the socket for long.
+                    wait = FAILED_CLOSE_TIMEOUT if wait < 0 else min(wait, FAILED_CLOSE_TIMEOUT)
             if wait >= 0:
                 self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)
         self.channelCloseSent()

@@ -91,6 +91,14 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
             self.dispatch(onOpen, (), "open")
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        try:
+            self.deliver(payload, isBinary)
+        except Exception:
+            self.log.failure("Dispatch failed on connection {id}", id=self.connectionId)
+            self.unexpectedCondition()
+
+    def deliver(self, payload: bytes, isBinary: bool) -> None:
+        """Route one whole message to its callback (the per-message hot path)."""
         if self.closeFrameReceived:
             return
         if self._idleTimer is not None:

@@ -86,8 +86,14 @@ class ClassShape:
 
     def __init__(self, cls: type, config: WSServiceConfig) -> None:
         self.methods: dict[str, MethodShape] = {}
+        self.dispatcherValues: dict[str, str] = {}
+        if config.dispatcherKey:
+            from bws.dispatchkey import dispatcherTable
+
+            self.dispatcherValues = dispatcherTable(cls)
+        annotated = set(self.dispatcherValues.values())
         for name in dir(cls):
-            if not name.startswith("on") or not name[2:3].isupper():
+            if name not in annotated and not (name.startswith("on") and name[2:3].isupper()):
                 continue
             function = getattr(cls, name, None)
             if not callable(function):
@@ -106,11 +112,6 @@ class ClassShape:
             "onMessage" if "onMessage" in self.methods else None)
         self.validation = config.validation
         self.binders: dict[str, Any] = {}
-        self.dispatcherValues: dict[str, str] = {}
-        if config.dispatcherKey:
-            from bws.dispatchkey import dispatcherTable
-
-            self.dispatcherValues = dispatcherTable(cls)
 
     @classmethod
     def of(cls, serviceClass: type, config: WSServiceConfig) -> ClassShape:
