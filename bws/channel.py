@@ -108,6 +108,7 @@ class ChannelMixin:
         self.closeStatus: int | None = None
         self.closeReason = ""
         self.failure: Error | None = None
+        self._fragments = 0
         self.transport.registerProducer(self, True)
 
     # -- flow control --------------------------------------------------------------
@@ -323,11 +324,37 @@ class ChannelMixin:
         for d in writers:
             d.errback(ConnectionClosureError("Connection closed before the message was sent"))
 
+    # -- inbound limits ------------------------------------------------------------
+
+    def onMessageBegin(self, isBinary: bool) -> None:
+        super().onMessageBegin(isBinary)  # type: ignore[misc]
+        self._fragments = 0
+
+    def onMessageFrameBegin(self, length: int) -> None:
+        """Refuse at the frame header: a frame over ``maxFrameSize`` (1009, before its
+        payload arrives), or one fragment too many (1009: a flood of tiny fragments)."""
+        if not self.failedByMe:  # type: ignore[attr-defined]
+            if length > self.maxFrameSize:
+                self._max_message_size_exceeded(length, self.maxFrameSize, "frame")
+                return
+            self._fragments += 1
+            if self._fragments > self.maxFragments:
+                self.failure = PayloadTooLargeError(
+                    f"Message of more than {self.maxFragments} fragments refused.")
+                self._fail_connection(1009, str(self.failure))  # type: ignore[attr-defined]
+                return
+        super().onMessageFrameBegin(length)  # type: ignore[misc]
+
+    @property
+    def maxFragments(self) -> int:
+        """Fragments allowed in one message: on average each must carry 64 bytes."""
+        return max(1024, self.maxMessagePayloadSize // 64)  # type: ignore[attr-defined]
+
     # -- protocol errors (Autobahn's hooks), as bws errors -------------------------
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
         message = f"Max frame length of {max_msg_size} has been exceeded."
-        if "message" in reason:
+        if reason != "frame" and "message" in reason:
             message = f"Max message length of {max_msg_size} has been exceeded."
         self.failure = PayloadTooLargeError(message)
         self._fail_connection(1009, message)  # type: ignore[attr-defined]

@@ -917,10 +917,12 @@ def _describeVerificationError(exception: VerificationError) -> str:
 def sslErrorFromFailure(reason: Failure | BaseException) -> SslError:
     """Turn a TLS failure into an :class:`bws.errors.SslError` that says what went wrong.
 
-    Works on the ``Failure`` a protocol's ``connectionLost`` receives from a bws TLS factory
-    (and on bare exceptions): untrusted issuers, host-name mismatches, expired or revoked
-    certificates, protocol-version and cipher mismatches, alerts from the peer, and handshake
-    timeouts. The original exception is the result's ``__cause__``.
+    Protocols wrapped by :func:`listenerTLSFactory` and :func:`clientTLSFactory` already
+    receive TLS-level failures in ``connectionLost`` as ``SslError`` (returned unchanged
+    here); this also words the raw OpenSSL and ``service_identity`` failures of other TLS
+    transports, and bare exceptions: untrusted issuers, host-name mismatches, expired or
+    revoked certificates, protocol-version and cipher mismatches, alerts from the peer, and
+    handshake timeouts. The original exception is the result's ``__cause__``.
 
     :param reason: the failure or exception.
     :return: the error to raise or report; an ``SslError`` is returned unchanged.
@@ -1337,7 +1339,12 @@ def clientTLSFactory(
             context = _unverifiedContext(identity, versions, ciphers)
         except SSL.Error as e:
             raise SslError(f"Cannot build the client TLS context: {e}") from e
-        sni = None if _isIPAddress(name) else name.encode("idna")
+        sni: bytes | None = None
+        if not _isIPAddress(name):
+            try:
+                sni = name.encode("idna")
+            except UnicodeError:
+                sni = None  # not a name SNI can carry; connect without it
         creator = _UnverifiedConnectionCreator(context, sni)
     else:
         trusted = (

@@ -27,7 +27,7 @@ from service_identity.hazmat import DNS_ID
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.interfaces import IHandshakeListener, ISSLTransport
 from twisted.internet.protocol import ClientFactory, Factory
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.internet.task import Clock
@@ -546,6 +546,7 @@ class ListenerTests(_LoopbackMixin, TestCase):
         self.assertEqual(outcome.server.received, GREETING)
         self.assertTrue(outcome.server.secure)
         self.assertTrue(outcome.client.secure)
+        self.assertTrue(ISSLTransport.providedBy(outcome.server.transport))  # request.isSecure()
         self.assertEqual(outcome.server.version, "TLSv1.3")
         self.assertEqual(outcome.server.serverName, b"localhost")
         self.assertIsNone(outcome.server.peer)  # no mutual TLS asked
@@ -594,6 +595,15 @@ class ListenerTests(_LoopbackMixin, TestCase):
         received, cipher, version = yield deferToThread(_pythonClient, port, context, b"old")
         yield legacyFactory.peers[0].lost
         self.assertEqual((received, version), (b"old", "TLSv1.1"))
+
+    @inlineCallbacks
+    def test_legacyVersionBothSides(self) -> Generator[Deferred[Any], Any, None]:
+        """TLSv1.1, listed in words on both sides, is negotiated."""
+        outcome = yield self.exchange(
+            _listener(protocol=Protocol(versions=["TLSv1.1"])),
+            _client(protocol=Protocol(versions=["TLSv1.1", "TLSv1.2"])),
+        )
+        self.assertEqual((outcome.client.received, outcome.server.version), (GREETING, "TLSv1.1"))
 
     @inlineCallbacks
     def test_versionMismatch(self) -> Generator[Deferred[Any], Any, None]:
@@ -758,6 +768,10 @@ class ClientTests(_LoopbackMixin, TestCase):
         self.assertIn("certificate verify failed: unable to get local issuer certificate", outcome.clientError)
         self.assertIn("untrusted", outcome.clientError)
         self.assertIn("untrusted", outcome.serverError)
+        # The wrapped protocol already gets an SslError, the OpenSSL error as its cause.
+        assert outcome.client.reason is not None
+        error = outcome.client.reason.trap(SslError) and outcome.client.reason.value
+        self.assertIsInstance(error.__cause__, SSL.Error)
 
     @inlineCallbacks
     def test_noPlaintextOnTheWire(self) -> Generator[Deferred[Any], Any, None]:
@@ -794,6 +808,9 @@ class ClientTests(_LoopbackMixin, TestCase):
         self.assertIn("hostname mismatch", outcome.clientError)
         self.assertIn("'localhost'", outcome.clientError)
         self.assertIn("bws.test", outcome.clientError)
+        assert outcome.client.reason is not None
+        outcome.client.reason.trap(SslError)
+        self.assertIsInstance(outcome.client.reason.value.__cause__, VerificationError)
 
     @inlineCallbacks
     def test_expiredServer(self) -> Generator[Deferred[Any], Any, None]:

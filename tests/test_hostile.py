@@ -1,0 +1,206 @@
+"""Hostile peers: each gets its status or close code, and the server keeps serving others."""
+
+from __future__ import annotations
+
+import struct
+import time
+from typing import Any
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.trial.unittest import TestCase
+from websockets.sync.client import connect
+
+import bws
+from bws.testing.echo import EchoUpgradeService
+from tests.helpers import (
+    ListenerMixin,
+    Upgrade,
+    closeCode,
+    frame,
+    httpRequest,
+    inThread,
+    later,
+    rawUpgrade,
+    readFrame,
+)
+from tests.test_server import Recorder
+
+
+class HostileMixin(ListenerMixin):
+    @inlineCallbacks
+    def assertStillServing(self) -> Any:
+        """A well-behaved client still gets its echo."""
+        def client() -> str:
+            with connect(self.url()) as ws:
+                ws.send("still here")
+                return ws.recv(timeout=5)
+
+        self.assertEqual((yield inThread(client)), "still here")  # type: ignore[attr-defined]
+
+
+class FrameAttackTests(HostileMixin, TestCase):
+    """Attacks after the upgrade."""
+
+    @inlineCallbacks
+    def test_hugeLengthRefusedAtHeader(self) -> Any:
+        """A header announcing 2**40 bytes is answered 1009 without the payload arriving."""
+        yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
+
+        def client() -> int | None:
+            s = rawUpgrade(self.port)
+            s.sendall(b"\x82\xff" + struct.pack("!Q", 2**40) + b"mask")
+            op, _, payload = readFrame(s)
+            s.close()
+            return closeCode(payload) if op == 8 else None
+
+        self.assertEqual((yield inThread(client)), 1009)
+        yield self.assertStillServing()
+
+    @inlineCallbacks
+    def test_emptyContinuationFlood(self) -> Any:
+        """200,000 empty continuation frames are cut off with 1009, not collected."""
+        yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
+        empty = frame(0, b"", fin=False)
+
+        def client() -> int | None:
+            s = rawUpgrade(self.port)
+            try:
+                s.sendall(frame(1, b"a", fin=False) + empty * 200_000)
+            except OSError:
+                pass
+            op, _, payload = readFrame(s)
+            s.close()
+            return closeCode(payload) if op == 8 else None
+
+        self.assertEqual((yield inThread(client)), 1009)
+        yield self.assertStillServing()
+
+    @inlineCallbacks
+    def test_pipelinedBytesAreWebSocketData(self) -> Any:
+        """Bytes sent right behind the upgrade request are frames, never HTTP."""
+        yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
+
+        def client(extra: bytes) -> tuple[int, bytes]:
+            import base64
+            import os
+            import socket
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            key = base64.b64encode(os.urandom(16))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade"
+                      b"\r\nSec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                      + extra)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(1)
+            op, _, payload = readFrame(s)
+            s.close()
+            return op, payload
+
+        self.assertEqual((yield inThread(client, frame(1, b"early"))), (1, b"early"))
+        op, payload = yield inThread(client, b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual((op, closeCode(payload)), (8, 1002))
+
+    @inlineCallbacks
+    def test_pingFloodNeverReading(self) -> Any:
+        """A peer that floods pings and never reads is held back by TCP, not buffered."""
+        yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
+        ping = frame(9, b"p" * 125)
+
+        def client() -> int:
+            s = rawUpgrade(self.port, timeout=1)
+            s.setsockopt(1, 8, 4096)
+            sent = 0
+            try:
+                for _ in range(200_000):  # 26 MB of pings, 26 MB of pongs if unbounded
+                    s.sendall(ping)
+                    sent += 1
+            except OSError:
+                pass
+            s.close()
+            return sent
+
+        sent = yield inThread(client)
+        self.assertLess(sent, 200_000)
+        yield self.assertStillServing()
+
+    @inlineCallbacks
+    def test_resetMidMessage(self) -> Any:
+        """A TCP reset in the middle of a message reaches onClose as 1006."""
+        service = Recorder()
+        yield self.startListener(Upgrade(service))
+
+        def client() -> None:
+            s = rawUpgrade(self.port)
+            s.sendall(frame(1, b"partial", fin=False))
+            s.setsockopt(1, 13, struct.pack("ii", 1, 0))  # SO_LINGER 0: RST on close
+            s.close()
+
+        yield inThread(client)
+        for _ in range(50):
+            if any(e[0] == "close" for e in service.events):
+                break
+            yield later(0.02)
+        self.assertIn(("close", 1006, "Connection closed abnormally"), service.events)
+        self.assertEqual(self.listener.resource.connections, set())
+        yield self.assertStillServing()
+
+
+class HandshakeAttackTests(HostileMixin, TestCase):
+    """Attacks on the upgrade request."""
+
+    @inlineCallbacks
+    def test_bodyTooLarge(self) -> Any:
+        """A body over maxEntityBodySize is refused with 413."""
+        yield self.startListener(EchoUpgradeService(), requestLimits={"maxEntityBodySize": 10})
+        answer = yield inThread(httpRequest, self.port,
+                                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer)
+        yield self.assertStillServing()
+
+    @inlineCallbacks
+    def test_headerCount(self) -> Any:
+        """An unreasonable number of headers is refused with 431."""
+        yield self.startListener(EchoUpgradeService())
+        headers = b"".join(b"X-%d: 1\r\n" % i for i in range(500))
+        answer = yield inThread(httpRequest, self.port,
+                                b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 431"), answer)
+
+    @inlineCallbacks
+    def test_separatorHeavyHeaderIsLinear(self) -> Any:
+        """A 16 KiB Sec-WebSocket-Protocol of separators is answered in milliseconds."""
+        upgrade = EchoUpgradeService()
+        bws.config.setServiceConfig(upgrade, bws.WSServiceConfig(subProtocols=["chat"]))
+        yield self.startListener(upgrade, requestLimits={"maxHeaderSize": 65536,
+                                                         "maxUriLength": 4096})
+
+        def client() -> tuple[float, bytes]:
+            start = time.monotonic()
+            answer = httpRequest(
+                self.port,
+                b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                b"Sec-WebSocket-Protocol: " + b", \t" * 5000 + b"chat\r\n"
+                b"Sec-WebSocket-Extensions: " + b";,=" * 5000 + b"\r\n\r\n", timeout=2)
+            return time.monotonic() - start, answer
+
+        elapsed, answer = yield inThread(client)
+        self.assertLess(elapsed, 1.5)  # generous bound: quadratic parsing takes minutes
+        self.assertTrue(answer.startswith(b"HTTP/1.1"), answer[:100])
+
+    @inlineCallbacks
+    def test_originAllowlist(self) -> Any:
+        """With allowedOrigins, a foreign or missing Origin gets 403; a listed one (any case
+        of scheme and host) upgrades."""
+        upgrade = EchoUpgradeService()
+        bws.config.setServiceConfig(
+            upgrade, bws.WSServiceConfig(allowedOrigins=["https://app.example:8443"]))
+        yield self.startListener(upgrade)
+        request = ("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                   "{origin}\r\n")
+        for origin, status in [("Origin: https://evil.example:8443\r\n", b"403"), ("", b"403"),
+                               ("Origin: HTTPS://APP.example:8443\r\n", b"101")]:
+            answer = yield inThread(httpRequest, self.port,
+                                    request.format(origin=origin).encode(), 1)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 " + status), (origin, answer[:40]))
