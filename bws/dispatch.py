@@ -194,5 +194,5 @@ class ServiceMethods:
 
 
 #: Special methods a dispatching value must never reach by the name rule.
-SPECIAL_CONTROL = frozenset({"onOpen", "onClose", "onError", "onIdleTimeout", "onPong",
-                             "onBinaryMessage", "onTextMessage", "onMessage"})
+SPECIAL_CONTROL = frozenset({"onOpen", "onClose", "onError", "onIdleTimeout",
+                             "onBinaryMessage"})

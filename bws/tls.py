@@ -252,7 +252,10 @@ def _nameTuple(value: Iterable[str] | str) -> tuple[str, ...]:
     """Lists become tuples (records are frozen); a lone string is a list of one."""
     if isinstance(value, str):
         return (value,)
-    return tuple(value)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise SslError(f"Expected a list of names, got {value!r}") from None
 
 
 def _optionalNameTuple(value: Iterable[str] | str | None) -> tuple[str, ...] | None:

@@ -287,7 +287,7 @@ class MemoryTests(SynchronousTestCase):
         proto.sendFrame = lambda **kw: (frames.append(kw), original(**kw))[1]  # type: ignore
         conn.client.writeTextMessage("ééééé")  # 10 bytes: cut between characters
         conn.flush()
-        self.assertEqual([len(f["payload"]) for f in frames], [6, 4])
+        self.assertEqual([len(f["payload"]) for f in frames if f["opcode"] in (0, 1)], [6, 4])
 
     def test_writeTimeout(self) -> None:
         """A write held by flow control fails after ``writeTimeout`` seconds."""
@@ -534,7 +534,7 @@ class LoopbackBwsTests(TestCase):
     @inlineCallbacks
     def test_compressionNegotiated(self) -> Any:
         """permessage-deflate is offered and a large message survives it."""
-        client = yield Client.connect(self.url, maxFrameSize=1000)
+        client = yield Client.connect(self.url, maxFrameSize=1000, maxMessageSize=1 << 20)
         header = client.getHttpResponse().getHeader("sec-websocket-extensions")
         self.assertIn("permessage-deflate", header)
         text = "é" * 30000
@@ -614,7 +614,8 @@ class InteropTests(TestCase):
     @inlineCallbacks
     def test_echo(self) -> Any:
         """Text (fragmented at maxFrameSize) and binary messages echo."""
-        client = yield Client.connect(self.server.url("/echo"), maxFrameSize=100)
+        client = yield Client.connect(self.server.url("/echo"), maxFrameSize=100,
+                                      maxMessageSize=1 << 20)
         text = "ü€" * 1000
         yield client.writeTextMessage(text)
         self.assertEqual((yield client.readTextMessage()), text)

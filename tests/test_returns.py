@@ -32,7 +32,7 @@ class Color(enum.Enum):
 class RoundTripMixin(ListenerMixin):
     @inlineCallbacks
     def exchange(self, service: Any, messages: list[Any], replies: int,
-                 config: bws.WSServiceConfig | None = None) -> Any:
+                 config: bws.WSServiceConfig | None = None, expectClose: bool = False) -> Any:
         upgrade = Upgrade(service)
         if config is not None:
             setServiceConfig(upgrade, config)
@@ -46,6 +46,8 @@ class RoundTripMixin(ListenerMixin):
                 try:
                     for _ in range(replies):
                         got.append(ws.recv(timeout=5))
+                    if expectClose:
+                        ws.recv(timeout=5)
                 except Exception:
                     pass
                 rcvd = ws.protocol.close_rcvd
@@ -153,7 +155,7 @@ class ReturnTests(RoundTripMixin, TestCase):
 
                 return items()
 
-        got, close = yield self.exchange(Service(), ["stream", "ping"], 4)
+        got, close = yield self.exchange(Service(), ["stream", "ping"], 4, expectClose=True)
         self.assertEqual(got[0], "echo ping")  # answered before the stream finished
         self.assertEqual([json.loads(g) for g in got[1:]], [{"n": 0}, {"n": 1}, {"n": 2}])
         self.assertEqual(close[0], 1000)

@@ -770,8 +770,8 @@ class ClientTests(_LoopbackMixin, TestCase):
         self.assertIn("untrusted", outcome.serverError)
         # The wrapped protocol already gets an SslError, the OpenSSL error as its cause.
         assert outcome.client.reason is not None
-        error = outcome.client.reason.trap(SslError) and outcome.client.reason.value
-        self.assertIsInstance(error.__cause__, SSL.Error)
+        outcome.client.reason.trap(SslError)
+        self.assertIsInstance(outcome.client.reason.value.__cause__, SSL.Error)
 
     @inlineCallbacks
     def test_noPlaintextOnTheWire(self) -> Generator[Deferred[Any], Any, None]:
