@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import struct
 from typing import Any
 
 from autobahn.websocket.protocol import WebSocketProtocol
@@ -64,6 +65,20 @@ def closeTimeout(timeout: Any) -> float:
     if value < 0 or value > MAX_TIMEOUT or value != value:
         raise Error(f"Invalid timeout value: {timeout}")
     return value
+
+
+_HEADER16 = struct.Struct("!BBH").pack
+_HEADER64 = struct.Struct("!BBQ").pack
+
+
+def _unmask(payload: bytes, mask: bytes) -> bytes:
+    """XOR ``payload`` with the 4-byte ``mask`` (big-integer XOR: one C loop)."""
+    n = len(payload)
+    if not n:
+        return b""
+    key = mask * ((n + 3) >> 2)
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key[:n], "little")).to_bytes(
+        n, "little")
 
 
 def utf8Cut(payload: bytes, end: int) -> int:
@@ -166,8 +181,19 @@ class ChannelMixin:
         """Send one message, fragmented at ``maxFrameSize`` (text on UTF-8 boundaries)."""
         limit = self.maxFrameSize
         compress = self._perMessageCompress
-        if compress is None and len(payload) <= limit:
-            self.sendFrame(opcode=2 if isBinary else 1, payload=payload)  # type: ignore[attr-defined]
+        n = len(payload)
+        if compress is None and n <= limit:
+            if self.isServerSide:
+                # The common case, written directly: one unmasked frame, one write.
+                first = 0x82 if isBinary else 0x81
+                if n < 126:
+                    self.transport.write(bytes((first, n)) + payload)
+                elif n < 65536:
+                    self.transport.write(_HEADER16(first, 126, n) + payload)
+                else:
+                    self.transport.writeSequence((_HEADER64(first, 127, n), payload))
+            else:
+                self.sendFrame(opcode=2 if isBinary else 1, payload=payload)  # type: ignore[attr-defined]
             return
         rsv = 0
         if compress is not None:
@@ -323,6 +349,67 @@ class ChannelMixin:
         writers, self._writeWaiters = self._writeWaiters, []
         for d in writers:
             d.errback(ConnectionClosureError("Connection closed before the message was sent"))
+
+    # -- inbound: a fast path for whole frames ---------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        """Deliver complete, unfragmented, uncompressed data frames directly.
+
+        Autobahn's parser handles everything else (control frames, fragments, compression,
+        partial frames, anything malformed), so every check of RFC 6455 stays with it: a
+        frame this path is not sure about is left to Autobahn, from its first byte on.
+        """
+        if (self.state != STATE_OPEN or self.data  # type: ignore[attr-defined]
+                or self.current_frame is not None  # type: ignore[attr-defined]
+                or self.inside_message  # type: ignore[attr-defined]
+                or self._perMessageCompress is not None or not self.isServerSide):
+            super().dataReceived(data)  # type: ignore[misc]
+            return
+        pos = 0
+        end = len(data)
+        limit = self.maxFrameSize
+        while end - pos >= 6:
+            first = data[pos]
+            second = data[pos + 1]
+            if (first != 0x81 and first != 0x82) or second < 0x80:
+                break  # not FIN + text/binary, or not masked
+            length = second & 0x7F
+            start = pos + 6
+            if length == 126:
+                start = pos + 8
+                if end < start:
+                    break
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                if length < 126:
+                    break  # not minimally encoded: Autobahn refuses it
+            elif length == 127:
+                break
+            stop = start + length
+            if length > limit or stop > end:
+                break
+            payload = _unmask(data[start:stop], data[start - 4:start])
+            if first == 0x81:
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    break  # Autobahn fails it with 1007
+                pos = stop
+                self.deliverText(payload, text)
+            else:
+                pos = stop
+                self.onMessage(payload, True)  # type: ignore[attr-defined]
+            if self.state != STATE_OPEN or self.closeFrameReceived:
+                break
+        if pos < end:
+            super().dataReceived(data[pos:] if pos else data)  # type: ignore[misc]
+
+    def deliverText(self, payload: bytes, text: str) -> None:
+        """A whole text message whose UTF-8 is already decoded (and so validated)."""
+        self.onMessage(payload, False)  # type: ignore[attr-defined]
+
+    @property
+    def isServerSide(self) -> bool:
+        return bool(self.factory.isServer)  # type: ignore[attr-defined]
 
     # -- inbound limits ------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from bws.closeframe import CloseFrame
 from bws.config import WSServiceConfig
 from bws.dispatch import ServiceMethods
 from bws.errors import PayloadBindingError
+from bws.returns import sendReturnValue
 
 __all__ = ["ServerProtocol"]
 
@@ -97,7 +98,14 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
             self.log.failure("Dispatch failed on connection {id}", id=self.connectionId)
             self.unexpectedCondition()
 
-    def deliver(self, payload: bytes, isBinary: bool) -> None:
+    def deliverText(self, payload: bytes, text: str) -> None:
+        try:
+            self.deliver(payload, False, text)
+        except Exception:
+            self.log.failure("Dispatch failed on connection {id}", id=self.connectionId)
+            self.unexpectedCondition()
+
+    def deliver(self, payload: bytes, isBinary: bool, text: str | None = None) -> None:
         """Route one whole message to its callback (the per-message hot path)."""
         if self.closeFrameReceived:
             return
@@ -115,7 +123,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
             if route is None:
                 return
             fn, binder = route
-            data = payload.decode("utf-8")
+            data = payload.decode("utf-8") if text is None else text
         if binder is not None:
             try:
                 data = binder(data)
@@ -204,6 +212,17 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
             return
         if result is None:
             return
+        kind = type(result)
+        if (kind is str or kind is bytes) and mode == "message":
+            # The echo-style common case: one message back, no other decisions to make.
+            if self.state == STATE_OPEN and not self.closeFrameReceived:
+                if kind is str:
+                    self.sendPayload(result.encode("utf-8"), False)
+                else:
+                    self.sendPayload(result, True)
+                if self._idleTimer is not None:
+                    self._lastActivity = self.clock.seconds()
+            return
         if inspect.iscoroutine(result):
             result = Deferred.fromCoroutine(result)
         if isinstance(result, Deferred):
@@ -237,8 +256,6 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         if mode in ("close", "internal"):
             return
         try:
-            from bws.returns import sendReturnValue
-
             sendReturnValue(self, result, mode)
         except Exception:
             self.log.failure("Could not send the value returned on connection {id}",
