@@ -204,3 +204,81 @@ class HandshakeAttackTests(HostileMixin, TestCase):
             answer = yield inThread(httpRequest, self.port,
                                     request.format(origin=origin).encode(), 1)
             self.assertTrue(answer.startswith(b"HTTP/1.1 " + status), (origin, answer[:40]))
+
+
+class CompressionTests(HostileMixin, TestCase):
+    """permessage-deflate: limits count inflated bytes."""
+
+    def deflated(self, data: bytes) -> bytes:
+        import zlib
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+        return out[:-4]  # RFC 7692: drop the trailing 00 00 ff ff
+
+    @inlineCallbacks
+    def test_inflatedLimit(self) -> Any:
+        """A small compressed frame inflating to exactly maxMessageSize passes; one byte more
+        closes 1009 (it is refused, never truncated)."""
+        upgrade = EchoUpgradeService()
+        bws.config.setServiceConfig(
+            upgrade, bws.WSServiceConfig(maxFrameSize=4096, maxMessageSize=100_000))
+        yield self.startListener(upgrade)
+
+        def client(size: int) -> tuple[int, int | None, int]:
+            s = rawUpgrade(self.port, extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
+            wire = self.deflated(b"\x00" * size)
+            assert len(wire) < 1024
+            s.sendall(frame(2, wire, rsv=4))
+            op, _, payload = readFrame(s)
+            s.close()
+            return op, closeCode(payload) if op == 8 else None, len(wire)
+
+        op, code, _ = yield inThread(client, 100_000)
+        self.assertEqual((op, code), (2, None))
+        op, code, _ = yield inThread(client, 100_001)
+        self.assertEqual((op, code), (8, 1009))
+        yield self.assertStillServing()
+
+    @inlineCallbacks
+    def test_compressionNegotiation(self) -> Any:
+        """Compression is used when both sides want it, not when the listener turns it off;
+        messages round-trip either way."""
+        for enabled in (True, False):
+            yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=enabled)
+
+            def client() -> tuple[Any, str]:
+                with connect(self.url()) as ws:
+                    ws.send("x" * 5000)
+                    return ws.protocol.extensions, ws.recv()
+
+            extensions, echo = yield inThread(client)
+            self.assertEqual(echo, "x" * 5000)
+            self.assertEqual(bool(extensions), enabled)
+            yield self.listener.immediateStop()
+
+    @inlineCallbacks
+    def test_zipBombMemoryBounded(self) -> Any:
+        """A 20 MB zip bomb in one small frame is refused (1009) while the server's traced
+        allocations stay near the limit, far below the bomb's size."""
+        import tracemalloc
+
+        upgrade = EchoUpgradeService()
+        bws.config.setServiceConfig(upgrade, bws.WSServiceConfig(maxMessageSize=100_000))
+        yield self.startListener(upgrade)
+        bomb = self.deflated(b"\x00" * 20_000_000)
+
+        def client() -> int | None:
+            s = rawUpgrade(self.port, extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
+            s.sendall(frame(2, bomb, rsv=4))
+            op, _, payload = readFrame(s)
+            s.close()
+            return closeCode(payload) if op == 8 else None
+
+        tracemalloc.start()
+        try:
+            code = yield inThread(client)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertEqual(code, 1009)
+        self.assertLess(peak, 2_000_000)
