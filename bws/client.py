@@ -186,7 +186,7 @@ def isIOFailure(failure: Failure) -> bool:
         and failure.check(ConnectionClosureError) is None)
 
 
-class ClientProtocol(ChannelMixin, WebSocketClientProtocol):
+class ClientProtocol(ChannelMixin, WebSocketClientProtocol):  # type: ignore[misc]
     """One connection attempt of a :class:`Client`; Autobahn callbacks, translated."""
 
     log = Logger()
@@ -729,7 +729,13 @@ class Client:
         timeout = self.config.writeTimeout
         if timeout > 0 and not d.called:
             timer = self.clock.callLater(timeout, self._writeTimedOut, d)
-            d.addBoth(lambda r: (timer.cancel() if timer.active() else None, r)[1])
+
+            def stopTimer(result: Any) -> Any:
+                if timer.active():
+                    timer.cancel()
+                return result
+
+            d.addBoth(stopTimer)
 
         def failed(failure: Failure) -> Any:
             if mayRetry and self._retriesWrite(proto):

@@ -21,7 +21,13 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bws.caller import Caller
-from bws.channel import CLOSE_ABNORMAL, CLOSE_NO_STATUS, STATE_OPEN, ChannelMixin
+from bws.channel import (
+    CLOSE_ABNORMAL,
+    CLOSE_NO_STATUS,
+    STATE_OPEN,
+    ChannelMixin,
+    initAutobahnState,
+)
 from bws.closeframe import CloseFrame
 from bws.config import WSServiceConfig
 from bws.dispatch import ServiceMethods
@@ -79,6 +85,10 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         self.channelInit()
         if self._registry is not None:
             self._registry.add(self)
+
+    def _connectionMade(self) -> None:
+        initAutobahnState(self)
+        self.factory.countConnections += 1
 
     def onConnect(self, request: Any) -> tuple[str | None, dict[str, Any]]:
         return self._subProtocol, self._headers
