@@ -4,6 +4,7 @@ The public names live here; the modules behind them hold one concern each.
 """
 
 from bws.caller import Caller
+from bws.client import Client, HttpResponse
 from bws.closeframe import (
     CUSTOM_CLOSE_FRAME,
     GOING_AWAY,
@@ -66,7 +67,7 @@ from bws.request import Header, Principal, UpgradeRequest
 __version__ = "0.1.0"
 
 __all__ = [
-    "Caller", "CloseFrame", "CustomCloseFrame", "GoingAway", "InternalServerError",
+    "Caller", "Client", "HttpResponse", "CloseFrame", "CustomCloseFrame", "GoingAway", "InternalServerError",
     "InvalidPayload", "MessageTooBig", "NormalClosure", "PolicyViolation", "ProtocolError",
     "UnsupportedData", "NORMAL_CLOSURE", "GOING_AWAY", "PROTOCOL_ERROR", "UNSUPPORTED_DATA",
     "INVALID_PAYLOAD", "POLICY_VIOLATION", "MESSAGE_TOO_BIG", "INTERNAL_SERVER_ERROR",

@@ -113,7 +113,8 @@ class Listener(service.Service):
     # -- services -------------------------------------------------------------
 
     def attach(self, upgradeService: Any, path: str | list[str] | None = "/") -> None:
-        """Serve ``upgradeService`` at ``path`` (``"/chat"``, ``["chat", "v1"]``, templates)."""
+        """Serve ``upgradeService`` at ``path``: ``"/chat"``, ``["chat", "v1"]``, a template
+        (``"/rooms/{room}"``), or ``"*"`` for every path no other service claims."""
         if not callable(getattr(upgradeService, "get", None)):
             raise ConfigurationError(
                 f"attach: {upgradeService!r} is not an upgrade service (it has no get())")

@@ -14,7 +14,10 @@ from urllib.parse import unquote
 from bws.config import ConfigurationError
 from bws.request import Header, UpgradeRequest
 
-__all__ = ["Attachment", "Router", "splitPath", "ParamError", "GetSignature"]
+__all__ = ["Attachment", "Router", "splitPath", "ParamError", "GetSignature", "CATCH_ALL"]
+
+#: Attach at this path to serve every path that no other attachment claims.
+CATCH_ALL = "*"
 
 
 class ParamError(Exception):
@@ -45,17 +48,21 @@ class Attachment:
 
     def __init__(self, upgradeService: Any, path: Any, config: Any, factory: Any) -> None:
         self.upgradeService = upgradeService
-        self.segments = splitPath(path)
+        #: ``"*"``: every path no other attachment claims.
+        self.catchAll = path == CATCH_ALL
+        self.segments = () if self.catchAll else splitPath(path)
         names = [s[1:-1] for s in self.segments if _isTemplate(s)]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"attach: path {path!r} repeats a template parameter")
-        self.path = "/" + "/".join(self.segments)
+        self.path = CATCH_ALL if self.catchAll else "/" + "/".join(self.segments)
         self.config = config
         self.factory = factory
         self.signature = GetSignature(upgradeService.get, set(names))
 
     def match(self, segments: tuple[str, ...]) -> dict[str, str] | None:
         """Path params when ``segments`` is this attachment's path, else None."""
+        if self.catchAll:
+            return {}
         if len(segments) != len(self.segments):
             return None
         params: dict[str, str] = {}
@@ -75,11 +82,11 @@ class Router:
 
     def add(self, attachment: Attachment) -> None:
         for other in self.attachments:
-            if other.segments == attachment.segments:
+            if (other.segments, other.catchAll) == (attachment.segments, attachment.catchAll):
                 raise ConfigurationError(
                     f"attach: a service is already attached at {attachment.path!r}")
         self.attachments.append(attachment)
-        self.attachments.sort(key=lambda a: (-len(a.segments),
+        self.attachments.sort(key=lambda a: (a.catchAll, -len(a.segments),
                                              sum(_isTemplate(s) for s in a.segments)))
 
     def remove(self, upgradeService: Any) -> Attachment:

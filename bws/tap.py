@@ -63,7 +63,7 @@ class Options(usage.Options):
         ["listen", "l", None, "A Twisted endpoint string instead of --port/--host "
                               "(e.g. tcp:9090:interface=127.0.0.1)."],
         ["host", None, "0.0.0.0", "Address to bind."],
-        ["path", None, "/", "Path the service is attached at."],
+        ["path", None, "*", "Path the service is attached at ('*': every path)."],
         ["service", "s", None, "module:attribute of an IUpgradeService (or a factory)."],
         ["max-frame-size", None, None, "Largest inbound frame in bytes (default 65536).",
          _positive("max-frame-size")],
@@ -137,8 +137,9 @@ def loadService(spec: str | None) -> Any:
             target = getattr(target, part)
         except AttributeError:
             raise usage.UsageError(f"--service: {moduleName} has no {attribute}") from None
-    if not callable(getattr(target, "get", None)) and callable(target):
-        target = target()
+    if isinstance(target, type) or (
+            not callable(getattr(target, "get", None)) and callable(target)):
+        target = target()  # a class or a zero-argument factory
     if not callable(getattr(target, "get", None)):
         raise usage.UsageError(f"--service: {spec} is not an upgrade service (no get())")
     return target

@@ -28,6 +28,7 @@ from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
     IProtocolFactory,
+    IPushProducer,
     IReactorCore,
     IReactorTime,
     ISSLTransport,
@@ -984,6 +985,7 @@ class _TLSProtocol(BufferingTLSTransport):
     factory: _TLSFactory
     bwsVerifyError: str | None = None
     _handshakeTimer: IDelayedCall | None = None
+    _readingPaused = False
 
     def makeConnection(self, transport: ITransport) -> None:
         timeout = self.factory.handshakeTimeout
@@ -996,6 +998,27 @@ class _TLSProtocol(BufferingTLSTransport):
         super()._checkHandshakeStatus()  # type: ignore[misc]
         if self._handshakeDone:
             self._stopTimer()
+            if self._readingPaused:
+                self._tcpProducer().pauseProducing()
+
+    def pauseProducing(self) -> None:
+        """Stop reading application data.
+
+        The handshake still needs the peer's bytes, so until it is done the pause is only
+        remembered: a protocol that pauses reading when its writes are held back (writes
+        are held until the handshake completes) would otherwise never see it complete.
+        """
+        self._readingPaused = True
+        if self._handshakeDone:
+            self._tcpProducer().pauseProducing()
+
+    def resumeProducing(self) -> None:
+        """Read application data again."""
+        self._readingPaused = False
+        self._tcpProducer().resumeProducing()
+
+    def _tcpProducer(self) -> IPushProducer:
+        return IPushProducer(self.transport)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stopTimer()

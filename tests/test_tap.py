@@ -37,7 +37,8 @@ class OptionsTests(SynchronousTestCase):
         self.assertTrue(listener.config.webSocketCompressionEnabled)
         attachment = listener.router.attachments[0]
         self.assertIsInstance(attachment.upgradeService, EchoUpgradeService)
-        self.assertEqual(attachment.path, "/")
+        self.assertEqual(attachment.path, "*")
+        self.assertIsNotNone(listener.router.route("/basic/ws"))  # the spec's sample URL
 
     def test_serviceOptions(self) -> None:
         """--service loads module:attribute; frame size, idle timeout and path apply."""

@@ -27,7 +27,7 @@ from service_identity.hazmat import DNS_ID
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IHandshakeListener, ISSLTransport
+from twisted.internet.interfaces import IHandshakeListener, IPushProducer, ISSLTransport
 from twisted.internet.protocol import ClientFactory, Factory
 from twisted.internet.protocol import Protocol as TwistedProtocol
 from twisted.internet.task import Clock
@@ -239,11 +239,40 @@ class _Peer(TwistedProtocol):
         elif self.echo:
             self.transport.write(data)
         elif self.greeting is not None and self.received == self.greeting:
-            self.transport.loseConnection()
+            self.finish()
+
+    def finish(self) -> None:
+        self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: B008
         self.reason = reason
         self.lost.callback(None)
+
+
+@implementer(IPushProducer)
+class _ReadPausingPeer(_Peer):
+    """A client that, like bws's channel, is a streaming producer on its transport and stops
+    reading while the transport holds its writes back."""
+
+    askedToPause = False
+
+    def connectionMade(self) -> None:
+        self.transport.registerProducer(self, True)
+        super().connectionMade()
+
+    def pauseProducing(self) -> None:
+        self.askedToPause = True
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        self.transport.unregisterProducer()
+        super().finish()
 
 
 class _PeerFactory(ClientFactory):
@@ -254,15 +283,17 @@ class _PeerFactory(ClientFactory):
         greeting: bytes | None = None,
         echo: bool = False,
         onData: Callable[[_Peer], None] | None = None,
+        peerClass: type[_Peer] | None = None,
     ) -> None:
         self.greeting = greeting
         self.echo = echo
         self.onData = onData
+        self.peerClass = peerClass or _Peer
         self.peers: list[_Peer] = []
         self.built: Deferred[_Peer] = Deferred()
 
     def buildProtocol(self, addr: Any) -> _Peer:
-        peer = _Peer(self.greeting, self.echo, self.onData)
+        peer = self.peerClass(self.greeting, self.echo, self.onData)
         peer.factory = self
         self.peers.append(peer)
         if not self.built.called:
@@ -772,6 +803,23 @@ class ClientTests(_LoopbackMixin, TestCase):
         assert outcome.client.reason is not None
         outcome.client.reason.trap(SslError)
         self.assertIsInstance(outcome.client.reason.value.__cause__, SSL.Error)
+
+    @inlineCallbacks
+    def test_readingPausedBeforeHandshake(self) -> Generator[Deferred[Any], Any, None]:
+        """A protocol that stops reading while its writes are held back (as bws's channel
+        does) does not stall the handshake: its pause waits until the handshake is done."""
+        serverFactory = _PeerFactory(echo=True)
+        port = self.listen(_listener(), serverFactory)
+        clientFactory = _PeerFactory(greeting=GREETING, peerClass=_ReadPausingPeer)
+        reactor.connectTCP(  # type: ignore[attr-defined]
+            "127.0.0.1", port, clientTLSFactory(_client(), "localhost", clientFactory)
+        )
+        client = yield clientFactory.built
+        server = yield serverFactory.built
+        yield gatherResults([client.lost, server.lost])
+        self.assertEqual((server.received, client.received), (GREETING, GREETING))
+        assert isinstance(client, _ReadPausingPeer)
+        self.assertTrue(client.askedToPause)
 
     @inlineCallbacks
     def test_noPlaintextOnTheWire(self) -> Generator[Deferred[Any], Any, None]:
