@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -252,64 +253,63 @@ def parse_args(argv):
     return args
 
 
+def plan(args):
+    """(round, scenario, server, client) in run order: servers interleaved in every round,
+    their order rotated round by round so none always runs first (or right after another).
+    """
+    for rnd in range(args.rounds):
+        for name in args.scenarios:
+            scenario = SCENARIOS[name]
+            for server in rotated(list(args.servers), rnd):
+                if scenario.compression and server == "picows":
+                    continue  # the reference server has no permessage-deflate
+                if scenario.driver != "clients":
+                    yield rnd, scenario, server, None
+                elif args.smoke:  # each client once, against its own library's server
+                    if server in args.clients:
+                        yield rnd, scenario, server, server
+                else:
+                    for client in rotated(list(args.clients), rnd):
+                        yield rnd, scenario, server, client
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     raise_fd_limit()
     pinning = Pinning(args.server_cpu, args.client_cpu)
     env = environment(pinning, args)
-    print(
+    log = partial(print, file=sys.stderr, flush=True)
+    log(
         f"pinning: {env['pinning']}; {args.rounds} round(s) of {args.duration} s "
-        f"(+{args.warmup} s warm-up)",
-        file=sys.stderr,
+        f"(+{args.warmup} s warm-up)"
     )
     started = time.monotonic()
     samples, unavailable, failures = [], {}, 0
 
     with tempfile.TemporaryDirectory(prefix="bws-bench-") as tmp:
-        for rnd in range(args.rounds):
-            for name in args.scenarios:
-                scenario = SCENARIOS[name]
-                for server in rotated(list(args.servers), rnd):
-                    clients = (
-                        rotated(list(args.clients), rnd) if scenario.driver == "clients" else [None]
-                    )
-                    for client in clients:
-                        sample = {
-                            "round": rnd,
-                            "scenario": name,
-                            "server": server,
-                            "client": client,
-                        }
-                        who = server if client is None else f"{client}→{server}"
-                        blocker = unavailable.get(server) or unavailable.get(f"client:{client}")
-                        if blocker or (scenario.compression and server == "picows"):
-                            continue
-                        try:
-                            raw = run_one(scenario, server, client, args, pinning, Path(tmp))
-                        except Skip as skip:
-                            unavailable[skip.what] = str(skip)
-                            print(
-                                f"SKIP {skip.what}: {skip} (skipped from now on)", file=sys.stderr
-                            )
-                            continue
-                        except Exception as exc:
-                            failures += 1
-                            sample["error"] = f"{type(exc).__name__}: {exc}"
-                            samples.append(sample)
-                            print(
-                                f"FAIL [{rnd + 1}/{args.rounds}] {name} {who}: {sample['error']}",
-                                file=sys.stderr,
-                            )
-                            continue
-                        sample["raw"] = raw
-                        sample["metrics"] = {m.key: m.compute(raw) for m in scenario.metrics}
-                        samples.append(sample)
-                        head = scenario.metrics[0]
-                        print(
-                            f"[{rnd + 1}/{args.rounds}] {name:9} {who:22} "
-                            f"{head.fmt.format(sample['metrics'][head.key]):>10} {head.label}",
-                            file=sys.stderr,
-                        )
+        for rnd, scenario, server, client in plan(args):
+            if server in unavailable or f"client:{client}" in unavailable:
+                continue
+            who = server if client is None else f"{client}→{server}"
+            where = f"[{rnd + 1}/{args.rounds}] {scenario.name:9} {who:22}"
+            sample = {"round": rnd, "scenario": scenario.name, "server": server, "client": client}
+            try:
+                raw = run_one(scenario, server, client, args, pinning, Path(tmp))
+            except Skip as skip:
+                unavailable[skip.what] = str(skip)
+                log(f"SKIP {skip.what}: {skip} (skipped from now on)")
+                continue
+            except Exception as exc:
+                failures += 1
+                sample["error"] = f"{type(exc).__name__}: {exc}"
+                samples.append(sample)
+                log(f"{where} FAILED: {sample['error']}")
+                continue
+            sample["raw"] = raw
+            sample["metrics"] = {m.key: m.compute(raw) for m in scenario.metrics}
+            samples.append(sample)
+            head = scenario.metrics[0]
+            log(f"{where} {head.fmt.format(sample['metrics'][head.key]):>10} {head.label}")
 
     rows = report.summarize(samples)
     elapsed = time.monotonic() - started
@@ -319,13 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped {what}: {why}")
     print(f"{len(samples)} measurement(s), {failures} failure(s), {elapsed:.0f} s")
     if args.json:
+        summary = [{k: v for k, v in r.items() if k != "fmt"} for r in rows]
         args.json.write_text(
             json.dumps(
                 {
                     "environment": env,
                     "elapsed_s": elapsed,
                     "samples": samples,
-                    "summary": [{k: v for k, v in r.items() if k != "fmt"} for r in rows],
+                    "summary": summary,
                     "skipped": unavailable,
                 },
                 indent=1,

@@ -46,8 +46,9 @@ class FrameTests(unittest.TestCase):
     def test_deflate_round_trip(self):
         doc = loadgen.json_document()
         self.assertEqual(len(doc), 1024)
-        first, body = unmask(loadgen.client_frame(loadgen.OP_TEXT, loadgen.deflate_message(doc),
-                                                  rsv1=True))
+        first, body = unmask(
+            loadgen.client_frame(loadgen.OP_TEXT, loadgen.deflate_message(doc), rsv1=True)
+        )
         self.assertEqual(first, 0xC1)
         inflate = zlib.decompressobj(wbits=-15)
         self.assertEqual(inflate.decompress(body + loadgen.DEFLATE_TAIL), doc)
@@ -55,21 +56,34 @@ class FrameTests(unittest.TestCase):
 
 class ReportTests(unittest.TestCase):
     def sample(self, rnd, server, cpu_s, messages=1000):
-        raw = {"messages": messages, "bytes": 32 * messages, "wall_s": 1.0,
-               "server_cpu_s": cpu_s, "client_cpu_s": 0.1}
+        raw = {
+            "messages": messages,
+            "bytes": 32 * messages,
+            "wall_s": 1.0,
+            "server_cpu_s": cpu_s,
+            "client_cpu_s": 0.1,
+        }
         metrics = {m.key: m.compute(raw) for m in SCENARIOS["text32"].metrics}
-        return {"round": rnd, "scenario": "text32", "server": server, "client": None,
-                "raw": raw, "metrics": metrics}
+        return {
+            "round": rnd,
+            "scenario": "text32",
+            "server": server,
+            "client": None,
+            "raw": raw,
+            "metrics": metrics,
+        }
 
     def test_paired_ratio_and_budget(self):
         samples = []
         for rnd, drift in enumerate((1.0, 2.0, 1.5)):  # machine speed drifts between rounds
-            samples += [self.sample(rnd, "autobahn", 0.02 * drift),
-                        self.sample(rnd, "websockets", 0.01 * drift),
-                        self.sample(rnd, "bws", 0.021 * drift)]
+            samples += [
+                self.sample(rnd, "autobahn", 0.02 * drift),
+                self.sample(rnd, "websockets", 0.01 * drift),
+                self.sample(rnd, "bws", 0.021 * drift),
+            ]
         rows = report.summarize(samples)
         head = rows[0]
-        self.assertEqual(head["metric"], "cpu_us")
+        self.assertEqual(head["metric"], "server_cpu")
         self.assertAlmostEqual(head["medians"]["autobahn"], 30.0)
         self.assertAlmostEqual(head["ratios"]["autobahn"], 1.05)  # drift cancels out
         self.assertAlmostEqual(head["ratios"]["websockets"], 2.1)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
+from autobahn.websocket.compress import PERMESSAGE_COMPRESSION_EXTENSION
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import connectionDone
@@ -32,6 +33,7 @@ from bws.closeframe import CloseFrame
 from bws.config import WSServiceConfig
 from bws.dispatch import ServiceMethods
 from bws.errors import PayloadBindingError
+from bws.request import UpgradeRequest
 from bws.returns import sendReturnValue
 
 __all__ = ["ServerProtocol"]
@@ -89,6 +91,33 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
     def _connectionMade(self) -> None:
         initAutobahnState(self)
         self.factory.countConnections += 1
+
+    def acceptUpgrade(self, request: UpgradeRequest, key: str, offered: list[str]) -> None:
+        """Answer 101 for a request twisted.web parsed and bws checked.
+
+        Autobahn is given the values its own request parser would have found, then writes
+        the answer (permessage-deflate negotiation included); parsing the request a second
+        time would add nothing but cost.
+        """
+        headers = {name: ", ".join(values) for name, values in request.rawHeaders.items()}
+        self.http_request_data = b""
+        self.http_status_line = f"{request.method} {request.uri} HTTP/1.1"
+        self.http_headers = headers
+        self.http_request_uri = request.uri
+        self.http_request_path = request.path
+        self.http_request_params = request.query
+        self.http_request_host = headers.get("host", "")
+        self.websocket_version = 13
+        self.websocket_protocols = offered
+        self.websocket_origin = headers.get("origin", "")
+        extensions = headers.get("sec-websocket-extensions")
+        offers = self._parseExtensionsHeader(extensions) if extensions else []
+        # Only offers bws can accept go on (Autobahn logs every other one, a cost a peer
+        # could multiply by sending thousands of them), and only a few of those.
+        self.websocket_extensions = [
+            offer for offer in offers if offer[0] in PERMESSAGE_COMPRESSION_EXTENSION][:8]
+        self._wskey = key
+        self.succeedHandshake((self._subProtocol, self._headers))
 
     def onConnect(self, request: Any) -> tuple[str | None, dict[str, Any]]:
         return self._subProtocol, self._headers

@@ -8,7 +8,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 from cryptography import x509
@@ -1018,7 +1018,7 @@ class _TLSProtocol(BufferingTLSTransport):
         self._tcpProducer().resumeProducing()
 
     def _tcpProducer(self) -> IPushProducer:
-        return IPushProducer(self.transport)
+        return cast(IPushProducer, self.transport)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stopTimer()

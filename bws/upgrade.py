@@ -103,6 +103,7 @@ class Upgrade:
         self.attachment: Attachment | None = None
         self.bws: UpgradeRequest | None = None
         self.subProtocol: str | None = None
+        self.offered: list[str] = []
 
     def fail(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
         respond(self.request, status, body, headers)
@@ -166,6 +167,7 @@ class Upgrade:
             return
         offered = parseTokens([v.decode("latin-1")
                                for v in headers.getRawHeaders(b"sec-websocket-protocol", [])])
+        self.offered = offered
         self.subProtocol = next((p for p in offered if p in config.subProtocols), None)
         d = self.authenticate()
         if d is None:
@@ -231,7 +233,8 @@ class Upgrade:
         proto = ServerProtocol(service, self.attachment.config, self.subProtocol, headers,
                                self.bws, self.resource.clock, self.resource.connections)
         proto.factory = self.attachment.factory
-        handOver(request, proto)
+        key = request.requestHeaders.getRawHeaders(b"sec-websocket-key", [b""])[0]
+        handOver(request, proto, key.strip().decode("ascii"), self.offered)
 
 
 def _validKey(key: bytes) -> bool:
@@ -265,8 +268,9 @@ def makeUpgradeRequest(request: server.Request, path: str) -> UpgradeRequest:
         certificate)
 
 
-def handOver(request: server.Request, proto: ServerProtocol) -> None:
-    """Move the socket from twisted.web's channel to ``proto`` and replay the request."""
+def handOver(request: server.Request, proto: ServerProtocol, key: str,
+             offered: list[str]) -> None:
+    """Move the socket from twisted.web's channel to ``proto``, which answers 101."""
     channel: Any = request.channel
     transport: Any = channel.transport
     channel.setTimeout(None)
@@ -285,12 +289,12 @@ def handOver(request: server.Request, proto: ServerProtocol) -> None:
     channel.rawDataReceived = proto.dataReceived
     channel.dataReceived = proto.dataReceived
     channel.transport = None
-    lines = [request.method + b" " + request.uri + b" HTTP/1.1"]
-    for name, values in request.requestHeaders.getAllRawHeaders():
-        lines.extend(name + b": " + v for v in values)
     proto.makeConnection(transport)
     transport.resumeProducing()
-    proto.dataReceived(b"\r\n".join(lines) + b"\r\n\r\n" + pending)
+    assert proto.upgradeRequest is not None
+    proto.acceptUpgrade(proto.upgradeRequest, key, offered)
+    if pending:
+        proto.dataReceived(pending)
 
 
 @implementer(IResource)
