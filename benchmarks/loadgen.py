@@ -2,6 +2,7 @@
 
     python -m benchmarks.loadgen SCENARIO --port PORT --server-pid PID
         [--warmup S] [--duration S] [--idle-conns N]
+    python -m benchmarks.loadgen --worker      (what benchmarks.run uses)
 
 Prints one JSON object on stdout.  The load generator has to cost far less per message
 than any server, or it would measure itself: picows parses replies in C, and every
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -374,21 +376,42 @@ SCENARIOS = {
 }
 
 
+def attempt(args) -> dict:
+    """One scenario on a fresh event loop; failures become ``{"error": ...}``."""
+    try:
+        return uvloop.run(SCENARIOS[args.scenario](args))
+    except Exception as exc:  # reported to the harness, which decides what to do
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def serve_requests() -> None:
+    """``--worker``: one JSON request per line on stdin, one JSON result per line out.
+
+    The harness keeps one worker for a whole run, so a measurement does not pay for a
+    Python start-up (most of a smoke run's time on a busy machine).
+    """
+    for line in sys.stdin:
+        print(json.dumps(attempt(argparse.Namespace(**json.loads(line)))), flush=True)
+        gc.collect()  # this scenario's garbage is not collected in the next one's window
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=SCENARIOS)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--server-pid", type=int, required=True)
+    parser.add_argument("scenario", nargs="?", choices=SCENARIOS)
+    parser.add_argument("--worker", action="store_true", help="take requests on stdin")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--server-pid", type=int)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--idle-conns", type=int, default=1000)
     args = parser.parse_args(argv)
-    try:
-        result = uvloop.run(SCENARIOS[args.scenario](args))
-    except Exception as exc:  # reported to the harness, which decides what to do
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        sys.exit(1)
+    if args.worker:
+        return serve_requests()
+    if not (args.scenario and args.port and args.server_pid):
+        parser.error("SCENARIO, --port and --server-pid are required without --worker")
+    result = attempt(args)
     print(json.dumps(result))
+    sys.exit(1 if "error" in result else 0)
 
 
 if __name__ == "__main__":

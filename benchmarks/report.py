@@ -40,6 +40,8 @@ def summarize(samples: list[dict]) -> list[dict]:
                 rows.append((name, label, key))
             values[(label, key)][column][s["round"]] = value
     columns.sort(key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
+    order = list(SCENARIOS)
+    rows.sort(key=lambda row: order.index(row[0]))  # stable: metric order kept
 
     out = []
     for name, label, key in rows:

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import resource
+import select
 import shutil
 import socket
 import subprocess
@@ -90,14 +91,14 @@ def port_open(port: int) -> bool:
 
 
 class Server:
-    """One echo server process; entering the ``with`` block waits until it listens."""
+    """One echo server process, pinned; ``start`` returns once it listens."""
 
     def __init__(self, name: str, compression: bool, pinning: Pinning, logdir: Path) -> None:
         self.name, self.compression, self.pinning = name, compression, pinning
         self.port = free_port()
         self.log = logdir / f"{name}-{self.port}.log"
 
-    def __enter__(self) -> Server:
+    def start(self) -> Server:
         cmd = [sys.executable, "-m", "benchmarks.servers", self.name, str(self.port)]
         if self.compression:
             cmd.append("--compression")
@@ -111,7 +112,7 @@ class Server:
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if not self.alive:
                 raise Skip(self.name, f"exited with status {self.proc.returncode}: {self.tail()}")
             # READY from benchmarks.servers; an open port for a bws server that does not say it.
             if b"READY" in self.log.read_bytes() or port_open(self.port):
@@ -120,11 +121,12 @@ class Server:
         self.stop()
         raise Skip(self.name, f"not listening after {START_TIMEOUT:.0f} s: {self.tail()}")
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.alive:
             self.proc.terminate()
             try:
                 self.proc.wait(5)
@@ -137,24 +139,94 @@ class Server:
         return " | ".join(text[-3:]) or "(no output)"
 
 
-def drive(scenario, server_pid: int, port: int, client: str | None, args, pinning) -> dict:
-    """Run the load generator (or a client) once; return its JSON result."""
-    if scenario.driver == "clients":
-        cmd = [sys.executable, "-m", "benchmarks.clients", client]
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "benchmarks.loadgen",
-            scenario.name,
-            "--idle-conns",
-            str(args.idle_conns),
-        ]
-    cmd += [
+class ServerPool:
+    """Hands out servers: a fresh process per measurement, or in ``--smoke`` one kept
+    running while consecutive measurements want the same server (process start-up is
+    most of a smoke run's time; a shared server is fine when no figure is kept).
+    """
+
+    def __init__(self, pinning: Pinning, logdir: Path, reuse: bool) -> None:
+        self.pinning, self.logdir, self.reuse = pinning, logdir, reuse
+        self.current: Server | None = None
+
+    def get(self, name: str, compression: bool) -> Server:
+        cur = self.current
+        if cur and cur.alive and self.reuse and (cur.name, cur.compression) == (name, compression):
+            return cur
+        self.release(force=True)
+        self.current = Server(name, compression, self.pinning, self.logdir).start()
+        return self.current
+
+    def __enter__(self) -> ServerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release(force=True)
+
+    def release(self, force: bool = False) -> None:
+        if self.current and (force or not self.reuse):
+            self.current.stop()
+            self.current = None
+
+
+class LoadgenWorker:
+    """The load generator, one process kept for the whole run on the client CPU."""
+
+    def __init__(self, pinning: Pinning, logdir: Path) -> None:
+        self.pinning, self.log = pinning, logdir / "loadgen.log"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> LoadgenWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def request(self, timeout: float, **request) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            cmd = [sys.executable, "-m", "benchmarks.loadgen", "--worker"]
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen(
+                    self.pinning.prefix(self.pinning.client) + cmd,
+                    cwd=ROOT,
+                    text=True,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    preexec_fn=self.pinning.preexec(self.pinning.client),
+                )
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+            self.close()
+            raise RuntimeError(f"load generator gave no answer in {timeout:.0f} s")
+        line = self.proc.stdout.readline()
+        if not line:
+            tail = self.log.read_text(errors="replace").strip()[-300:]
+            raise RuntimeError(f"load generator died: {tail}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_client(client: str, srv: Server, args, pinning: Pinning, timeout: float) -> dict:
+    """Scenario 7: a fresh process per client (a Twisted reactor cannot be restarted)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.clients",
+        client,
         "--port",
-        str(port),
+        str(srv.port),
         "--server-pid",
-        str(server_pid),
+        str(srv.proc.pid),
         "--warmup",
         str(args.warmup),
         "--duration",
@@ -165,18 +237,47 @@ def drive(scenario, server_pid: int, port: int, client: str | None, args, pinnin
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=args.warmup + args.duration + 120,
+        timeout=timeout,
         preexec_fn=pinning.preexec(pinning.client),
     )
-    lines = proc.stdout.strip().splitlines()
     try:
-        result = json.loads(lines[-1])
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
-        raise RuntimeError(f"driver gave no result: {proc.stderr.strip()[-300:]}") from None
+        raise RuntimeError(f"client gave no result: {proc.stderr.strip()[-300:]}") from None
     if proc.returncode == SKIP_EXIT:
         raise Skip(f"client:{client}", result["skip"])
-    if proc.returncode or "error" in result:
-        raise RuntimeError(result.get("error") or f"exit status {proc.returncode}")
+    return result
+
+
+def measure(
+    pool: ServerPool,
+    loadgen: LoadgenWorker,
+    scenario,
+    server: str,
+    client: str | None,
+    args,
+    pinning: Pinning,
+) -> dict:
+    """One measurement: a server (fresh unless --smoke) driven once; the raw result."""
+    timeout = args.warmup + args.duration + 120
+    srv = pool.get(server, scenario.compression)
+    try:
+        if scenario.driver == "clients":
+            result = run_client(client, srv, args, pinning, timeout)
+        else:
+            result = loadgen.request(
+                timeout,
+                scenario=scenario.name,
+                port=srv.port,
+                server_pid=srv.proc.pid,
+                warmup=args.warmup,
+                duration=args.duration,
+                idle_conns=args.idle_conns,
+            )
+    finally:
+        pool.release()
+    if "error" in result:
+        raise RuntimeError(result["error"])
     return result
 
 
@@ -254,23 +355,30 @@ def parse_args(argv):
 
 
 def plan(args):
-    """(round, scenario, server, client) in run order: servers interleaved in every round,
-    their order rotated round by round so none always runs first (or right after another).
+    """(round, scenario, server, client) in run order.
+
+    Servers are interleaved within every round, their order rotated round by round so
+    none always runs first.  ``--smoke`` keeps no figures, so it goes server by server
+    instead, letting one server process serve all its scenarios.
     """
     for rnd in range(args.rounds):
-        for name in args.scenarios:
+        if args.smoke:
+            steps = [(sc, srv) for srv in args.servers for sc in args.scenarios]
+            steps.sort(key=lambda step: SCENARIOS[step[0]].compression)  # one restart each
+        else:
+            steps = [(sc, srv) for sc in args.scenarios for srv in rotated(args.servers, rnd)]
+        for name, server in steps:
             scenario = SCENARIOS[name]
-            for server in rotated(list(args.servers), rnd):
-                if scenario.compression and server == "picows":
-                    continue  # the reference server has no permessage-deflate
-                if scenario.driver != "clients":
-                    yield rnd, scenario, server, None
-                elif args.smoke:  # each client once, against its own library's server
-                    if server in args.clients:
-                        yield rnd, scenario, server, server
-                else:
-                    for client in rotated(list(args.clients), rnd):
-                        yield rnd, scenario, server, client
+            if scenario.compression and server == "picows":
+                continue  # the reference server has no permessage-deflate
+            if scenario.driver != "clients":
+                yield rnd, scenario, server, None
+            elif args.smoke:  # each client once, against its own library's server
+                if server in args.clients:
+                    yield rnd, scenario, server, server
+            else:
+                for client in rotated(args.clients, rnd):
+                    yield rnd, scenario, server, client
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,7 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     samples, unavailable, failures = [], {}, 0
 
-    with tempfile.TemporaryDirectory(prefix="bws-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bws-bench-") as tmp,
+        ServerPool(pinning, Path(tmp), reuse=args.smoke) as pool,
+        LoadgenWorker(pinning, Path(tmp)) as loadgen,
+    ):
         for rnd, scenario, server, client in plan(args):
             if server in unavailable or f"client:{client}" in unavailable:
                 continue
@@ -294,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             where = f"[{rnd + 1}/{args.rounds}] {scenario.name:9} {who:22}"
             sample = {"round": rnd, "scenario": scenario.name, "server": server, "client": client}
             try:
-                raw = run_one(scenario, server, client, args, pinning, Path(tmp))
+                raw = measure(pool, loadgen, scenario, server, client, args, pinning)
             except Skip as skip:
                 unavailable[skip.what] = str(skip)
                 log(f"SKIP {skip.what}: {skip} (skipped from now on)")
@@ -333,11 +445,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     return 1 if failures else 0
-
-
-def run_one(scenario, server: str, client: str | None, args, pinning, logdir) -> dict:
-    with Server(server, scenario.compression, pinning, logdir) as srv:
-        return drive(scenario, srv.proc.pid, srv.port, client, args, pinning)
 
 
 if __name__ == "__main__":

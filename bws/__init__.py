@@ -63,6 +63,19 @@ from bws.errors import (
 from bws.interfaces import ICaller, IPingPongService, IService, IUpgradeService
 from bws.listener import Listener
 from bws.request import Header, Principal, UpgradeRequest
+from bws.tls import (
+    OCSP_CRL,
+    OCSP_STAPLING,
+    OPTIONAL,
+    REQUIRE,
+    CertKey,
+    CertValidation,
+    ClientSecureSocket,
+    KeyStore,
+    ListenerSecureSocket,
+    MutualSsl,
+    TrustStore,
+)
 
 __version__ = "0.1.0"
 
@@ -83,4 +96,8 @@ __all__ = [
     "SslError", "UpgradeError",
     "ICaller", "IPingPongService", "IService", "IUpgradeService",
     "Listener", "Header", "Principal", "UpgradeRequest",
+    # TLS (spec §5.1); the ``protocol`` record is ``bws.tls.Protocol`` (not exported here:
+    # the name would hide Twisted's ``Protocol`` after ``from bws import *``).
+    "CertKey", "KeyStore", "TrustStore", "MutualSsl", "CertValidation", "ListenerSecureSocket",
+    "ClientSecureSocket", "REQUIRE", "OPTIONAL", "OCSP_STAPLING", "OCSP_CRL",
 ]
