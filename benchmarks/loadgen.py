@@ -23,10 +23,14 @@ import time
 import zlib
 from functools import partial
 
-import uvloop
 from picows import WSListener, WSMsgType, ws_connect
 
 from benchmarks.procstat import cpu_seconds, rss_bytes
+
+try:
+    from uvloop import run as run_loop
+except ImportError:  # the stock loop works too; uvloop only makes the client cheaper
+    run_loop = asyncio.run
 
 OP_TEXT, OP_BINARY = 0x1, 0x2
 DATA = (WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION)
@@ -379,7 +383,7 @@ SCENARIOS = {
 def attempt(args) -> dict:
     """One scenario on a fresh event loop; failures become ``{"error": ...}``."""
     try:
-        return uvloop.run(SCENARIOS[args.scenario](args))
+        return run_loop(SCENARIOS[args.scenario](args))
     except Exception as exc:  # reported to the harness, which decides what to do
         return {"error": f"{type(exc).__name__}: {exc}"}
 

@@ -108,8 +108,9 @@ def run_bws(port: int, compression: bool) -> None:
 
 
 def run_picows(port: int, compression: bool) -> None:
-    import uvloop
     from picows import WSListener, WSMsgType, ws_create_server
+
+    from benchmarks.loadgen import run_loop
 
     if compression:
         sys.exit("picows: no permessage-deflate support")
@@ -132,7 +133,7 @@ def run_picows(port: int, compression: bool) -> None:
         _ready()
         await server.serve_forever()
 
-    uvloop.run(main())
+    run_loop(main())
 
 
 def main(argv: list[str] | None = None) -> None:
