@@ -154,6 +154,7 @@ class ChannelMixin:
     state: int
     transport: Any
     closedByMe: bool
+    wasClean: bool
     _perMessageCompress: Any
 
     def channelInit(self) -> None:
@@ -322,6 +323,13 @@ class ChannelMixin:
                 reasonBytes = reasonBytes[:utf8Cut(reasonBytes, 123)]
         elif statusCode is not None and reason is not None:
             reasonBytes = b""
+        if self.closeFrameReceived:
+            # The peer closed first (we are inside onClose): this close is the answer.
+            self.sendCloseFrame(code=statusCode, reasonUtf8=reasonBytes, isReply=True)
+            self.wasClean = True
+            if self.isServerSide:
+                self.dropConnection(abort=False)  # type: ignore[attr-defined]
+            return succeed(None)
         d: Deferred[None] = Deferred()
         self._closeWaiter = d
         self._closeTimerSeconds = wait

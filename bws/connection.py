@@ -119,9 +119,6 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         self._wskey = key
         self.succeedHandshake((self._subProtocol, self._headers))
 
-    def onConnect(self, request: Any) -> tuple[str | None, dict[str, Any]]:
-        return self._subProtocol, self._headers
-
     def onOpen(self) -> None:
         if self.config.idleTimeout > 0:
             self._lastActivity = self.clock.seconds()
@@ -294,6 +291,8 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         """Send what a callback returned (REFERENCE §1.4)."""
         if mode in ("close", "internal"):
             return
+        if mode in ("error", "idle") and not isinstance(result, CloseFrame):
+            return  # onError / on<X>Error / onIdleTimeout: only a CloseFrame means something
         try:
             sendReturnValue(self, result, mode)
         except Exception:

@@ -96,10 +96,14 @@ class BindingTests(RoundTripMixin, TestCase):
                 return "ok"
 
             def onError(self, caller: Any, error: Exception) -> str:
-                return type(error).__name__
+                errors.append(error)
+                return "ignored: only a CloseFrame returned from onError means something"
 
-        got, close = yield self.exchange(Service(), ["nope", '{"x": 1, "y": 1}'], 2)
-        self.assertEqual(got, ["PayloadBindingError", "ok"])
+        errors: list[Exception] = []
+        got, close = yield self.exchange(Service(), ["nope", '{"x": 1, "y": 1}'], 1)
+        self.assertEqual(got, ["ok"])
+        self.assertEqual([type(e) for e in errors], [bws.PayloadBindingError])
+        self.assertTrue(str(errors[0]).startswith("data binding failed: "))
 
     @inlineCallbacks
     def test_validation(self) -> Any:
@@ -109,8 +113,8 @@ class BindingTests(RoundTripMixin, TestCase):
             def onMessage(self, caller: Any, data: Annotated[str, Field(max_length=3)]) -> str:
                 return data
 
-            def onError(self, caller: Any, error: Exception) -> str:
-                return f"{type(error).__name__}: {str(error)[:15]}"
+            def onError(self, caller: Any, error: Exception) -> Any:
+                return caller.writeTextMessage(f"{type(error).__name__}: {str(error)[:15]}")
 
         got, _ = yield self.exchange(Service(), ["toolong"], 1)
         self.assertEqual(got, ["PayloadValidationError: data validation"])
@@ -216,8 +220,8 @@ class DispatcherKeyTests(RoundTripMixin, TestCase):
             def onThisPingMessage(self, caller: Any, data: Coord) -> str:
                 return "coord"
 
-            def onThisPingMessageError(self, caller: Any, error: Exception) -> str:
-                return "bad coord"
+            def onThisPingMessageError(self, caller: Any, error: Exception) -> Any:
+                return caller.writeTextMessage("bad coord")
 
             def onTextMessage(self, caller: Any, text: str) -> str:
                 return "text " + text

@@ -535,3 +535,30 @@ class CallerTests(ListenerMixin, TestCase):
         self.assertIn("nosuch", str(e))
         self.assertEqual(bws.WSServiceConfig(maxFrameSize=0).maxFrameSize, 65536)
         struct.pack("!H", 1)
+
+
+class CloseInOnCloseTests(ListenerMixin, TestCase):
+    """A service that answers the peer's close itself."""
+
+    @inlineCallbacks
+    def test_closeFromOnCloseIsTheReply(self) -> Any:
+        """``caller.close()`` inside onClose answers the peer's close at once, with its own
+        code, instead of waiting for a reply that will never come."""
+        results: list[Any] = []
+
+        @implementer(bws.IService)
+        class Answering:
+            def onClose(self, caller: Any, statusCode: int, reason: str) -> Any:
+                d = caller.close(4444, "my answer")
+                d.addBoth(results.append)
+                return d
+
+        yield self.startListener(Upgrade(Answering()))
+
+        def client() -> tuple[Any, Any]:
+            ws = connect(self.url())
+            ws.close(4001, "bye")
+            return ws.protocol.close_rcvd.code, ws.protocol.close_rcvd.reason
+
+        self.assertEqual((yield inThread(client)), (4444, "my answer"))
+        self.assertEqual(results, [None])
