@@ -4,11 +4,12 @@
         [--warmup S] [--duration S] [--idle-conns N]
     python -m benchmarks.loadgen --worker      (what benchmarks.run uses)
 
-Prints one JSON object on stdout.  The load generator has to cost far less per message
-than any server, or it would measure itself: picows parses replies in C, and every
-request is a masked frame built once at start-up and written with a plain transport
-write (batched: one write per burst of replies), so a message costs the client little
-more than a counter increment.  ``docs/benchmarks.rst`` shows its headroom.
+Prints one JSON object on stdout (one per request line with ``--worker``).  The load
+generator has to cost far less per message than any server, or it would measure itself:
+picows parses replies in C, and every request is a masked frame built once at start-up
+and written with a plain transport write (one write per burst of replies), so a message
+costs the client little more than a counter increment.  ``docs/benchmarks.rst`` shows
+its headroom.
 """
 
 from __future__ import annotations
@@ -88,11 +89,12 @@ def deflate_message(payload: bytes) -> bytes:
 
 
 class Counter:
-    __slots__ = ("messages", "bytes")
+    __slots__ = ("messages", "bytes", "writes")
 
     def __init__(self) -> None:
         self.messages = 0
         self.bytes = 0
+        self.writes = 0  # messages/writes = the burst size the exchange settled into
 
 
 class EchoDriver(WSListener):
@@ -139,6 +141,7 @@ class EchoDriver(WSListener):
             if frame.last_in_buffer and self.owed and self.running:
                 self.write(self.frame * self.owed)
                 self.owed = 0
+                self.counter.writes += 1
         elif frame.msg_type == WSMsgType.CLOSE and self.running:
             self.fail(f"server closed: {frame.get_close_code()} {frame.get_close_reason()}")
 
@@ -234,27 +237,23 @@ class Window:
     def __init__(self, counter: Counter, server_pid: int) -> None:
         self.counter, self.pid = counter, server_pid
 
-    def snap(self) -> tuple[float, int, int, float, float]:
-        return (
-            time.perf_counter(),
-            self.counter.messages,
-            self.counter.bytes,
-            cpu_seconds(self.pid),
-            cpu_seconds(),
-        )
+    def snap(self) -> dict:
+        c = self.counter
+        return {
+            "messages": c.messages,
+            "bytes": c.bytes,
+            "writes": c.writes,
+            "wall_s": time.perf_counter(),
+            "server_cpu_s": cpu_seconds(self.pid),
+            "client_cpu_s": cpu_seconds(),
+        }
 
     async def measure(self, warmup: float, duration: float) -> dict:
         await asyncio.sleep(warmup)
-        t0, m0, b0, s0, c0 = self.snap()
+        before = self.snap()
         await asyncio.sleep(duration)
-        t1, m1, b1, s1, c1 = self.snap()
-        return {
-            "messages": m1 - m0,
-            "bytes": b1 - b0,
-            "wall_s": t1 - t0,
-            "server_cpu_s": s1 - s0,
-            "client_cpu_s": c1 - c0,
-        }
+        after = self.snap()
+        return {key: after[key] - before[key] for key in after}
 
 
 def url(port: int) -> str:

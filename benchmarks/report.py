@@ -57,6 +57,7 @@ def summarize(samples: list[dict]) -> list[dict]:
             "ratio": metric.ratio,
             "medians": {},
             "ratios": {},
+            "paired": {},  # the per-round ratios behind each median
             "budget": None,
         }
         for column, by_round in by_column.items():
@@ -66,7 +67,9 @@ def summarize(samples: list[dict]) -> list[dict]:
             paired = [mine[r] / theirs[r] for r in mine if r in theirs and theirs[r]]
             if paired:
                 row["ratios"][base] = median(paired)
-        if key == scenario.metrics[0].key and scenario.budget is not None:
+                row["paired"][base] = paired
+        row["headline"] = key == scenario.metrics[0].key
+        if row["headline"] and scenario.budget is not None:
             row["budget"] = scenario.budget
         out.append(row)
     return out
@@ -88,8 +91,7 @@ def table(rows: list[dict]) -> str:
             v = r["medians"].get(c)
             cells.append(MISSING if v is None else r["fmt"].format(v))
         for b in BASELINES:
-            v = r["ratios"].get(b)
-            cells.append(f"{v:.2f}" if v is not None else MISSING if r["ratio"] else "")
+            cells.append(_ratio_cell(r, b))
         cells.append(_budget_cell(r))
         lines.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
@@ -101,6 +103,17 @@ def table(rows: list[dict]) -> str:
         return "  ".join(first + rest).rstrip()
 
     return "\n".join([rule, fmt(header), rule, *(fmt(c) for c in lines), rule])
+
+
+def _ratio_cell(row: dict, base: str) -> str:
+    """The median ratio; on headline rows with its per-round range, to judge the noise."""
+    ratio = row["ratios"].get(base)
+    if ratio is None:
+        return MISSING if row["ratio"] else ""
+    paired = row["paired"][base]
+    if row["headline"] and len(paired) > 1:
+        return f"{ratio:.2f} ({min(paired):.2f}–{max(paired):.2f})"
+    return f"{ratio:.2f}"
 
 
 def _budget_cell(row: dict) -> str:

@@ -3,10 +3,12 @@
     python -m benchmarks.run [--rounds 5] [--duration 3] [--smoke]
         [--scenarios text32 rr100 ...] [--servers autobahn websockets bws] [--json out.json]
 
-Every measurement gets a fresh server process pinned to one CPU and a fresh load
-generator (or client) pinned to another; within a round each server takes its turn on
-every scenario, in an order rotated round by round, so slow drifts of a shared machine
-hit every server alike.  See docs/benchmarks.rst.
+Every measurement gets a fresh server process pinned to one CPU, driven from another
+CPU by the load generator (one process for the whole run) or, for scenario 7, a fresh
+client process.  Within a round each server takes its turn on every scenario, in an
+order rotated round by round, so slow drifts of a shared machine hit every server alike.
+``--smoke`` (CI) runs each scenario once, briefly, reusing one server process per server.
+See docs/benchmarks.rst.
 """
 
 from __future__ import annotations
@@ -297,14 +299,9 @@ def environment(pinning: Pinning, args) -> dict:
         from autobahn.websocket import USES_NVX  # Autobahn's C UTF-8 validator and masker
     except ImportError:
         USES_NVX = None
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in open("/proc/cpuinfo")
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    cpu = models[0] if models else platform.processor()
     return {
         "python": platform.python_version(),
         "versions": versions,

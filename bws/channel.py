@@ -144,7 +144,9 @@ class ChannelMixin:
     opens and override the ``channel*`` hooks.
     """
 
-    log = Logger()
+    #: bws's own log. ``log`` stays Autobahn's txaio logger, whose debug calls are no-ops
+    #: below its level; a twisted ``Logger`` there would format and emit every one of them.
+    bwsLog = Logger()
     clock: IReactorTime
     maxFrameSize: int = 65536
     #: Default seconds to wait for the peer's close (``connectionClosureTimeout``).

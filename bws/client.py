@@ -189,8 +189,6 @@ def isIOFailure(failure: Failure) -> bool:
 class ClientProtocol(ChannelMixin, WebSocketClientProtocol):  # type: ignore[misc]
     """One connection attempt of a :class:`Client`; Autobahn callbacks, translated."""
 
-    log = Logger()
-
     def __init__(self, client: Client, opened: Deferred[ClientProtocol]) -> None:
         super().__init__()
         self.client = client
@@ -260,7 +258,7 @@ class ClientProtocol(ChannelMixin, WebSocketClientProtocol):  # type: ignore[mis
         d = maybeDeferred(onPing, payload)
         d.addCallback(lambda r: Deferred.fromCoroutine(r) if inspect.iscoroutine(r) else r)
         d.addCallback(self._pongWith)
-        d.addErrback(lambda f: self.log.failure("onPing failed", f))
+        d.addErrback(lambda f: self.bwsLog.failure("onPing failed", f))
 
     def _pongWith(self, result: Any) -> None:
         if isinstance(result, (bytes, bytearray, memoryview)) and self.state == STATE_OPEN:
@@ -271,7 +269,7 @@ class ClientProtocol(ChannelMixin, WebSocketClientProtocol):  # type: ignore[mis
         if onPong is not None:
             d = maybeDeferred(onPong, payload)
             d.addCallback(lambda r: Deferred.fromCoroutine(r) if inspect.iscoroutine(r) else r)
-            d.addErrback(lambda f: self.log.failure("onPong failed", f))
+            d.addErrback(lambda f: self.bwsLog.failure("onPong failed", f))
 
     # -- closing --------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from autobahn.websocket.compress import PERMESSAGE_COMPRESSION_EXTENSION
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import connectionDone
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bws.caller import Caller
@@ -56,8 +55,6 @@ def validCloseFrame(code: int | None, reasonRaw: bytes | None) -> bool:
 
 class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[misc]
     """An accepted WebSocket connection; built by the upgrade resource, not by a factory."""
-
-    log = Logger()
 
     def __init__(self, service: Any, config: WSServiceConfig, subProtocol: str | None,
                  headers: dict[str, Any], request: Any, clock: Any,
@@ -131,14 +128,14 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         try:
             self.deliver(payload, isBinary)
         except Exception:
-            self.log.failure("Dispatch failed on connection {id}", id=self.connectionId)
+            self.bwsLog.failure("Dispatch failed on connection {id}", id=self.connectionId)
             self.unexpectedCondition()
 
     def deliverText(self, payload: bytes, text: str) -> None:
         try:
             self.deliver(payload, False, text)
         except Exception:
-            self.log.failure("Dispatch failed on connection {id}", id=self.connectionId)
+            self.bwsLog.failure("Dispatch failed on connection {id}", id=self.connectionId)
             self.unexpectedCondition()
 
     def deliver(self, payload: bytes, isBinary: bool, text: str | None = None) -> None:
@@ -208,7 +205,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
             if onError is not None:
                 self.dispatch(onError, (self.failure,), "error")
             else:
-                self.log.info("Connection {id} failed: {error}", id=self.connectionId,
+                self.bwsLog.info("Connection {id} failed: {error}", id=self.connectionId,
                               error=self.failure)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
@@ -244,7 +241,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         try:
             result = fn(*args)
         except Exception:
-            self.log.failure("Service callback failed on connection {id}", id=self.connectionId)
+            self.bwsLog.failure("Service callback failed on connection {id}", id=self.connectionId)
             return
         if result is None:
             return
@@ -274,7 +271,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         self._next()
 
     def _failed(self, failure: Failure) -> None:
-        self.log.failure("Service callback failed on connection {id}", failure,
+        self.bwsLog.failure("Service callback failed on connection {id}", failure,
                          id=self.connectionId)
         self._next()
 
@@ -296,7 +293,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         try:
             sendReturnValue(self, result, mode)
         except Exception:
-            self.log.failure("Could not send the value returned on connection {id}",
+            self.bwsLog.failure("Could not send the value returned on connection {id}",
                              id=self.connectionId)
             self.unexpectedCondition()
 
