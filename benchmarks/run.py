@@ -37,6 +37,7 @@ from benchmarks.servers import SERVERS
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVERS = ("autobahn", "websockets", "bws")
 START_TIMEOUT = 20.0
+SAYS_READY = {"autobahn", "websockets", "picows"}  # benchmarks.servers prints READY for them
 SKIP_EXIT = 3  # benchmarks.clients: the client library is missing
 
 
@@ -116,12 +117,16 @@ class Server:
         while time.monotonic() < deadline:
             if not self.alive:
                 raise Skip(self.name, f"exited with status {self.proc.returncode}: {self.tail()}")
-            # READY from benchmarks.servers; an open port for a bws server that does not say it.
-            if b"READY" in self.log.read_bytes() or port_open(self.port):
+            if self.ready():
                 return self
             time.sleep(0.05)
         self.stop()
         raise Skip(self.name, f"not listening after {START_TIMEOUT:.0f} s: {self.tail()}")
+
+    def ready(self) -> bool:
+        if self.name in SAYS_READY:
+            return b"READY" in self.log.read_bytes()
+        return port_open(self.port)  # bws.testing.echo prints nothing when it listens
 
     @property
     def alive(self) -> bool:

@@ -106,7 +106,7 @@ def initAutobahnState(proto: Any) -> None:
     proto.state = WebSocketProtocol.STATE_CONNECTING
     proto.send_state = WebSocketProtocol.SEND_STATE_GROUND
     proto.data = b""
-    proto.send_queue = deque()
+    proto.send_queue = ()  # made a deque only if Autobahn ever queues (sync/chopped writes)
     proto.triggered = False
     proto.utf8validator = Utf8Validator()
     proto.wasMaxFramePayloadSizeExceeded = False
@@ -163,7 +163,7 @@ class ChannelMixin:
         """Reset per-connection state; call from ``connectionMade``."""
         self.connectionId = newConnectionId()
         self.attributes: dict[str, Any] = {}
-        self._readPauses: set[str] = set()
+        self._readPauses: set[str] | None = None
         self._writePaused = False
         self._writeWaiters: list[Deferred[None]] = []
         self._closeWaiter: Deferred[None] | None = None
@@ -180,14 +180,19 @@ class ChannelMixin:
 
     def pauseReading(self, why: str) -> None:
         """Stop reading from the socket until every reason is lifted."""
-        if not self._readPauses and self.transport is not None:
-            self.transport.pauseProducing()
+        if not self._readPauses:
+            if self.transport is not None:
+                self.transport.pauseProducing()
+            self._readPauses = set()
         self._readPauses.add(why)
 
     def resumeReading(self, why: str) -> None:
         """Lift one reason for not reading."""
-        self._readPauses.discard(why)
-        if not self._readPauses and self.transport is not None and self.state != STATE_CLOSED:
+        pauses = self._readPauses
+        if not pauses:
+            return
+        pauses.discard(why)
+        if not pauses and self.transport is not None and self.state != STATE_CLOSED:
             self.transport.resumeProducing()
 
     def pauseProducing(self) -> None:
@@ -275,6 +280,8 @@ class ChannelMixin:
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
         """Autobahn's single write path; writes straight to the transport (no stats)."""
         if sync or chopsize or self.send_queue:  # type: ignore[attr-defined]
+            if not isinstance(self.send_queue, deque):  # type: ignore[attr-defined]
+                self.send_queue = deque()
             super().sendData(data, sync, chopsize)  # type: ignore[misc]
         else:
             self.transport.write(data)

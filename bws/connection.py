@@ -40,6 +40,9 @@ __all__ = ["ServerProtocol"]
 _ALLOWED_CLOSE = WebSocketProtocol.CLOSE_STATUS_CODES_ALLOWED
 
 
+_NO_HEADERS: dict[str, Any] = {}
+
+
 def validCloseFrame(code: int | None, reasonRaw: bytes | None) -> bool:
     """Whether a received close frame is well-formed (else Autobahn fails it)."""
     if code is not None and (code < 1000 or (code <= 2999 and code not in _ALLOWED_CLOSE)
@@ -71,7 +74,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         self._registry = registry
         self.caller = Caller(self)
         self.methods = ServiceMethods(service, self.caller, config)
-        self._queue: deque[tuple[Callable[..., Any], tuple[Any, ...], str]] = deque()
+        self._queue: deque[tuple[Callable[..., Any], tuple[Any, ...], str]] | None = None
         self._busy = False
         self._errorReported = False
         self._idleTimer: Any = None
@@ -96,7 +99,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
         the answer (permessage-deflate negotiation included); parsing the request a second
         time would add nothing but cost.
         """
-        headers = {name: ", ".join(values) for name, values in request.rawHeaders.items()}
+        headers = {name: ", ".join(values) for name, values in request.headers.items()}
         self.http_request_data = b""
         self.http_status_line = f"{request.method} {request.uri} HTTP/1.1"
         self.http_headers = headers
@@ -115,6 +118,8 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
             offer for offer in offers if offer[0] in PERMESSAGE_COMPRESSION_EXTENSION][:8]
         self._wskey = key
         self.succeedHandshake((self._subProtocol, self._headers))
+        # Needed for the answer only; the request itself stays on ``upgradeRequest``.
+        self.http_headers = self._headers = self.http_request_params = _NO_HEADERS
 
     def onOpen(self) -> None:
         if self.config.idleTimeout > 0:
@@ -164,7 +169,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
                 self.bindingFailed(fn, e)
                 return
         if self._busy:
-            self._queue.append((fn, (data,), "message"))
+            self.enqueue(fn, (data,), "message")
         else:
             self.run(fn, (data,), "message")
 
@@ -233,9 +238,16 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
     def dispatch(self, fn: Callable[..., Any], args: tuple[Any, ...], mode: str) -> None:
         """Run ``fn`` now, or after the callback in progress finishes."""
         if self._busy:
-            self._queue.append((fn, args, mode))
+            self.enqueue(fn, args, mode)
         else:
             self.run(fn, args, mode)
+
+    def enqueue(self, fn: Callable[..., Any], args: tuple[Any, ...], mode: str) -> None:
+        """Keep a call for when the callback in progress is done (the queue is made lazily:
+        most connections never need one)."""
+        if self._queue is None:
+            self._queue = deque()
+        self._queue.append((fn, args, mode))
 
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...], mode: str) -> None:
         try:
@@ -277,7 +289,7 @@ class ServerProtocol(ChannelMixin, WebSocketServerProtocol):  # type: ignore[mis
 
     def _next(self) -> None:
         self._busy = False
-        queue = self._queue
+        queue = self._queue or ()
         while queue and not self._busy:
             fn, args, mode = queue.popleft()
             self.run(fn, args, mode)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bws.config import WSServiceConfig
+from bws.dispatchkey import dispatcherTable, dispatchingValue, methodNameFor
 
 __all__ = ["ServiceMethods", "ClassShape"]
 
@@ -88,8 +89,6 @@ class ClassShape:
         self.methods: dict[str, MethodShape] = {}
         self.dispatcherValues: dict[str, str] = {}
         if config.dispatcherKey:
-            from bws.dispatchkey import dispatcherTable
-
             self.dispatcherValues = dispatcherTable(cls)
         annotated = set(self.dispatcherValues.values())
         for name in dir(cls):
@@ -136,42 +135,72 @@ class ClassShape:
 
 
 class ServiceMethods:
-    """A service object's callbacks, bound to one connection's caller."""
+    """A service object's callbacks, bound to one connection's caller.
+
+    Only what the connection uses on every message is bound up front; the rest is bound
+    when first needed, so an idle connection holds little.
+    """
+
+    __slots__ = ("shape", "_service", "_caller", "_bound", "dispatcherKey", "plainText",
+                 "binaryRoute")
 
     def __init__(self, service: Any, caller: Any, config: WSServiceConfig) -> None:
         shape = ClassShape.of(type(service), config)
         self.shape = shape
         self._service = service
         self._caller = caller
-        bound: dict[str, Callable[..., Any]] = {
-            name: m.bind(service, caller) for name, m in shape.methods.items()}
-        self.bound = bound
-        self._names = {id(fn): name for name, fn in bound.items()}
-        self.onOpen = bound.get("onOpen")
-        self.onPing = bound.get("onPing")
-        self.onPong = bound.get("onPong")
-        self.onIdleTimeout = bound.get("onIdleTimeout")
-        self.onClose = bound.get("onClose")
-        self.onError = bound.get("onError")
+        self._bound: dict[str, Callable[..., Any]] | None = None
         self.dispatcherKey = config.dispatcherKey
         self.plainText: Route | None = None
         if shape.textName is not None:
-            self.plainText = (bound[shape.textName], shape.binderFor(shape.textName, False))
+            self.plainText = (self.bind(shape.textName), shape.binderFor(shape.textName, False))
         self.binaryRoute: Route | None = None
         if shape.binaryName is not None:
-            self.binaryRoute = (bound[shape.binaryName],
+            self.binaryRoute = (self.bind(shape.binaryName),
                                 shape.binderFor(shape.binaryName, True))
 
-    @classmethod
-    def of(cls, service: Any, config: WSServiceConfig, caller: Any = None) -> ServiceMethods:
-        return cls(service, caller, config)
+    def bind(self, name: str) -> Callable[..., Any]:
+        """Method ``name`` bound to this connection (cached)."""
+        bound = self._bound
+        if bound is None:
+            bound = self._bound = {}
+        fn = bound.get(name)
+        if fn is None:
+            fn = bound[name] = self.shape.methods[name].bind(self._service, self._caller)
+        return fn
+
+    def get(self, name: str) -> Callable[..., Any] | None:
+        """Method ``name`` bound, or None when the service does not define it."""
+        return self.bind(name) if name in self.shape.methods else None
+
+    @property
+    def onOpen(self) -> Callable[..., Any] | None:
+        return self.get("onOpen")
+
+    @property
+    def onPing(self) -> Callable[..., Any] | None:
+        return self.get("onPing")
+
+    @property
+    def onPong(self) -> Callable[..., Any] | None:
+        return self.get("onPong")
+
+    @property
+    def onIdleTimeout(self) -> Callable[..., Any] | None:
+        return self.get("onIdleTimeout")
+
+    @property
+    def onClose(self) -> Callable[..., Any] | None:
+        return self.get("onClose")
+
+    @property
+    def onError(self) -> Callable[..., Any] | None:
+        return self.get("onError")
 
     def textRoute(self, payload: bytes) -> Route | None:
         """With ``dispatcherKey``: the annotated method, the name rule, then the defaults."""
-        from bws.dispatchkey import dispatchingValue, methodNameFor
-
         assert self.dispatcherKey is not None
-        value = dispatchingValue(payload.decode("utf-8"), self.dispatcherKey)
+        value = dispatchingValue(payload, self.dispatcherKey)
         if value is not None:
             shape = self.shape
             name = shape.dispatcherValues.get(value)
@@ -180,16 +209,17 @@ class ServiceMethods:
                 if candidate in shape.methods and candidate not in SPECIAL_CONTROL:
                     name = candidate
             if name is not None:
-                return self.bound[name], shape.binderFor(name, False)
+                return self.bind(name), shape.binderFor(name, False)
         return self.plainText
 
     def errorHandlerFor(self, fn: Callable[..., Any]) -> Callable[..., Any] | None:
         """``<name>Error`` for the method ``fn`` is bound to, else ``onError``."""
-        name = self._names.get(id(fn))
-        if name is not None:
-            handler = self.bound.get(name + "Error")
-            if handler is not None:
-                return handler
+        for name, bound in (self._bound or {}).items():
+            if bound is fn:
+                handler = self.get(name + "Error")
+                if handler is not None:
+                    return handler
+                break
         return self.onError
 
 

@@ -39,35 +39,55 @@ class UpgradeRequest:
     :meth:`addCookie` add to the ``101 Switching Protocols`` answer.
     """
 
-    def __init__(self, method: str, uri: str, path: str, headers: dict[str, list[str]],
-                 peer: tuple[str, int] | None, isSecure: bool,
-                 peerCertificate: Any = None) -> None:
+    __slots__ = ("method", "uri", "path", "_headerText", "peer", "isSecure", "peerCertificate",
+                 "principal", "pathParams", "responseHeaders")
+
+    def __init__(self, method: str, uri: str, path: str,
+                 headerPairs: tuple[tuple[str, str], ...], peer: tuple[str, int] | None,
+                 isSecure: bool, peerCertificate: Any = None) -> None:
         self.method = method
         self.uri = uri
         self.path = path
-        self.rawHeaders = headers
+        # Kept as one string (the request lives as long as its connection; a dict of lists
+        # would cost about a kilobyte more per connection) and split on access.
+        self._headerText = "\n".join(f"{n}:{v}" for n, v in headerPairs)
         self.peer = peer
         self.isSecure = isSecure
         self.peerCertificate = peerCertificate
         self.principal: Principal | None = None
         self.pathParams: dict[str, str] = {}
         self.responseHeaders: list[tuple[str, str]] = []
-        query = uri.partition("?")[2]
-        self.query: dict[str, list[str]] = parse_qs(query, keep_blank_values=True)
+
+    @property
+    def headerPairs(self) -> list[tuple[str, str]]:
+        """``(lower-cased name, value)`` pairs in arrival order."""
+        if not self._headerText:
+            return []
+        return [tuple(line.split(":", 1)) for line in  # type: ignore[misc]
+                self._headerText.split("\n")]
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """Query parameters, by name (parsed from :attr:`uri` on each access)."""
+        return parse_qs(self.uri.partition("?")[2], keep_blank_values=True)
 
     @property
     def headers(self) -> dict[str, list[str]]:
-        """All headers, lower-cased names to their values."""
-        return self.rawHeaders
+        """All headers, lower-cased names to their values (built on each access)."""
+        out: dict[str, list[str]] = {}
+        for name, value in self.headerPairs:
+            out.setdefault(name, []).append(value)
+        return out
 
     def getHeader(self, name: str) -> str | None:
         """The first value of header ``name``, or None."""
-        values = self.rawHeaders.get(name.lower())
-        return values[0] if values else None
+        name = name.lower()
+        return next((v for n, v in self.headerPairs if n == name), None)
 
     def getHeaders(self, name: str) -> list[str]:
         """Every value of header ``name``."""
-        return list(self.rawHeaders.get(name.lower(), ()))
+        name = name.lower()
+        return [v for n, v in self.headerPairs if n == name]
 
     def getQueryParam(self, name: str) -> str | None:
         """The first value of query parameter ``name``, or None."""

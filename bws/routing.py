@@ -193,6 +193,7 @@ class GetSignature:
     def bind(self, request: UpgradeRequest) -> dict[str, Any]:
         """Keyword arguments for ``get``; raises ParamError with 404 or 400."""
         kwargs: dict[str, Any] = {}
+        query = request.query if self.params else {}
         for name in self.passExtraPath:
             kwargs[name] = request.pathParams[name]
         for p in self.params:
@@ -203,7 +204,7 @@ class GetSignature:
                     raise ParamError(404, f"No resource found for path {request.path}") from None
                 continue
             values = (request.getHeaders(p.key) if p.source == "header"
-                      else request.query.get(p.key, []))
+                      else query.get(p.key, []))
             if not values:
                 if p.required:
                     what = "header" if p.source == "header" else "query param"

@@ -245,10 +245,9 @@ def _validKey(key: bytes) -> bool:
 
 
 def makeUpgradeRequest(request: server.Request, path: str) -> UpgradeRequest:
-    headers: dict[str, list[str]] = {}
-    for name, values in request.requestHeaders.getAllRawHeaders():
-        headers.setdefault(name.decode("latin-1").lower(), []).extend(
-            v.decode("latin-1") for v in values)
+    headers = tuple((name.decode("latin-1").lower(), v.decode("latin-1"))
+                    for name, values in request.requestHeaders.getAllRawHeaders()
+                    for v in values)
     peer = request.getClientAddress()
     host = getattr(peer, "host", None)
     port = getattr(peer, "port", None)
