@@ -17,6 +17,7 @@ import struct
 from collections import deque
 from typing import Any
 
+from autobahn.exception import PayloadCorruptError, PayloadExceededError
 from autobahn.websocket.protocol import TrafficStats as _TrafficStats
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.utf8validator import Utf8Validator
@@ -157,6 +158,7 @@ class ChannelMixin:
     transport: Any
     closedByMe: bool
     wasClean: bool
+    send_queue: Any
     _perMessageCompress: Any
 
     def channelInit(self) -> None:
@@ -255,6 +257,16 @@ class ChannelMixin:
             compress.start_compress_message()
             payload = compress.compress_message_data(payload) + compress.end_compress_message()
             rsv = 4
+            n = len(payload)
+            if n <= limit and self.isServerSide:
+                first = 0xC2 if isBinary else 0xC1
+                if n < 126:
+                    self.transport.write(bytes((first, n)) + payload)
+                elif n < 65536:
+                    self.transport.write(_HEADER16(first, 126, n) + payload)
+                else:
+                    self.transport.writeSequence((_HEADER64(first, 127, n), payload))
+                return
         # Compressed bytes may be cut anywhere; plain text only between characters.
         self.sendFragments(payload, 2 if isBinary else 1, rsv, not isBinary and rsv == 0)
 
@@ -279,8 +291,8 @@ class ChannelMixin:
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
         """Autobahn's single write path; writes straight to the transport (no stats)."""
-        if sync or chopsize or self.send_queue:  # type: ignore[attr-defined]
-            if not isinstance(self.send_queue, deque):  # type: ignore[attr-defined]
+        if sync or chopsize or self.send_queue:
+            if not isinstance(self.send_queue, deque):
                 self.send_queue = deque()
             super().sendData(data, sync, chopsize)  # type: ignore[misc]
         else:
@@ -426,17 +438,19 @@ class ChannelMixin:
         if (self.state != STATE_OPEN or self.data  # type: ignore[attr-defined]
                 or self.current_frame is not None  # type: ignore[attr-defined]
                 or self.inside_message  # type: ignore[attr-defined]
-                or self._perMessageCompress is not None or not self.isServerSide):
+                or not self.isServerSide):
             super().dataReceived(data)  # type: ignore[misc]
             return
         pos = 0
         end = len(data)
         limit = self.maxFrameSize
+        compress = self._perMessageCompress
         while end - pos >= 6:
             first = data[pos]
             second = data[pos + 1]
-            if (first != 0x81 and first != 0x82) or second < 0x80:
-                break  # not FIN + text/binary, or not masked
+            if second < 0x80 or not (first == 0x81 or first == 0x82 or (
+                    compress is not None and (first == 0xC1 or first == 0xC2))):
+                break  # not FIN + text/binary (RSV1 only when compression is on), or unmasked
             length = second & 0x7F
             start = pos + 6
             if length == 126:
@@ -452,7 +466,23 @@ class ChannelMixin:
             if length > limit or stop > end:
                 break
             payload = _unmask(data[start:stop], data[start - 4:start])
-            if first == 0x81:
+            if first & 0x40:
+                pos = stop
+                inflated = self._inflate(compress, payload)
+                if inflated is None:
+                    return  # refused (1009 / 1007); the connection is failing
+                payload = inflated
+                first &= 0x8F
+                if first == 0x81:
+                    try:
+                        text = payload.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self._invalid_payload("invalid UTF-8 in a text message")
+                        return
+                    self.deliverText(payload, text)
+                else:
+                    self.onMessage(payload, True)  # type: ignore[attr-defined]
+            elif first == 0x81:
                 try:
                     text = payload.decode("utf-8")
                 except UnicodeDecodeError:
@@ -466,6 +496,21 @@ class ChannelMixin:
                 break
         if pos < end:
             super().dataReceived(data[pos:] if pos else data)  # type: ignore[misc]
+
+    def _inflate(self, compress: Any, payload: bytes) -> bytes | None:
+        """A whole compressed message, inflated within the message limit (RFC 7692)."""
+        limit = self.maxMessagePayloadSize  # type: ignore[attr-defined]
+        try:
+            compress.start_decompress_message()
+            inflated = compress.decompress_message_data(payload, max_output_len=limit or None)
+            compress.end_decompress_message()
+        except PayloadExceededError:
+            self._max_message_size_exceeded(limit, limit, "message after decompression")
+            return None
+        except PayloadCorruptError as e:
+            self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
+            return None
+        return inflated  # type: ignore[no-any-return]
 
     def deliverText(self, payload: bytes, text: str) -> None:
         """A whole text message whose UTF-8 is already decoded (and so validated)."""
