@@ -470,7 +470,7 @@ class ChannelMixin:
                 pos = stop
                 inflated = self._inflate(compress, payload)
                 if inflated is None:
-                    return  # refused (1009 / 1007); the connection is failing
+                    break  # refused (1009 / 1007): Autobahn reads on for the peer's close
                 payload = inflated
                 first &= 0x8F
                 if first == 0x81:
@@ -478,7 +478,7 @@ class ChannelMixin:
                         text = payload.decode("utf-8")
                     except UnicodeDecodeError:
                         self._invalid_payload("invalid UTF-8 in a text message")
-                        return
+                        break
                     self.deliverText(payload, text)
                 else:
                     self.onMessage(payload, True)  # type: ignore[attr-defined]
