@@ -21,6 +21,7 @@ from autobahn.exception import PayloadCorruptError, PayloadExceededError
 from autobahn.websocket.protocol import TrafficStats as _TrafficStats
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.utf8validator import Utf8Validator
+from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
@@ -75,11 +76,32 @@ _HEADER16 = struct.Struct("!BBH").pack
 _HEADER64 = struct.Struct("!BBQ").pack
 
 
+#: Frames at least this long are collected here while they arrive (else Autobahn's).
+COLLECT_FROM = 16384
+
+
+class _PendingFrame:
+    """A large data frame whose payload is still arriving."""
+
+    __slots__ = ("first", "mask", "length", "chunks", "have")
+
+    def __init__(self, first: int, mask: bytes, length: int, chunks: list[bytes],
+                 have: int) -> None:
+        self.first = first
+        self.mask = mask
+        self.length = length
+        self.chunks = chunks
+        self.have = have
+
+
 def _unmask(payload: bytes, mask: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``mask`` (big-integer XOR: one C loop)."""
+    """XOR ``payload`` with the 4-byte ``mask``: a big-integer XOR for small payloads,
+    Autobahn's vectorised C masker for large ones."""
     n = len(payload)
     if not n:
         return b""
+    if n > 2048:
+        return create_xor_masker(mask, n).process(payload)  # type: ignore[no-any-return]
     key = mask * ((n + 3) >> 2)
     return (int.from_bytes(payload, "little") ^ int.from_bytes(key[:n], "little")).to_bytes(
         n, "little")
@@ -176,6 +198,7 @@ class ChannelMixin:
         self.closeReason = ""
         self.failure: Error | None = None
         self._fragments = 0
+        self._pending: _PendingFrame | None = None
         self.transport.registerProducer(self, True)
 
     # -- flow control --------------------------------------------------------------
@@ -429,12 +452,17 @@ class ChannelMixin:
     # -- inbound: a fast path for whole frames ---------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
-        """Deliver complete, unfragmented, uncompressed data frames directly.
+        """Deliver complete, unfragmented data frames directly.
 
-        Autobahn's parser handles everything else (control frames, fragments, compression,
-        partial frames, anything malformed), so every check of RFC 6455 stays with it: a
-        frame this path is not sure about is left to Autobahn, from its first byte on.
+        Autobahn's parser handles everything else (control frames, fragments, partial small
+        frames, anything malformed), so every check of RFC 6455 stays with it: a frame this
+        path is not sure about is left to Autobahn, from its first byte on. A large frame
+        still arriving is collected here and unmasked once, when complete.
         """
+        if self._pending is not None:
+            data = self._continueFrame(data)
+            if not data:
+                return
         if (self.state != STATE_OPEN or self.data  # type: ignore[attr-defined]
                 or self.current_frame is not None  # type: ignore[attr-defined]
                 or self.inside_message  # type: ignore[attr-defined]
@@ -461,41 +489,66 @@ class ChannelMixin:
                 if length < 126:
                     break  # not minimally encoded: Autobahn refuses it
             elif length == 127:
-                break
+                start = pos + 14
+                if end < start:
+                    break
+                length = int.from_bytes(data[pos + 2:pos + 10], "big")
+                if length < 65536 or length >> 63:
+                    break  # not minimal, or the reserved top bit: Autobahn refuses it
+            if length > limit:
+                break  # Autobahn refuses it at the header (1009)
             stop = start + length
-            if length > limit or stop > end:
+            if stop > end:
+                if length >= COLLECT_FROM:
+                    self._pending = _PendingFrame(first, data[start - 4:start], length,
+                                                  [data[start:]], end - start)
+                    pos = end
                 break
-            payload = _unmask(data[start:stop], data[start - 4:start])
-            if first & 0x40:
-                pos = stop
-                inflated = self._inflate(compress, payload)
-                if inflated is None:
-                    break  # refused (1009 / 1007): Autobahn reads on for the peer's close
-                payload = inflated
-                first &= 0x8F
-                if first == 0x81:
-                    try:
-                        text = payload.decode("utf-8")
-                    except UnicodeDecodeError:
-                        self._invalid_payload("invalid UTF-8 in a text message")
-                        break
-                    self.deliverText(payload, text)
-                else:
-                    self.onMessage(payload, True)  # type: ignore[attr-defined]
-            elif first == 0x81:
-                try:
-                    text = payload.decode("utf-8")
-                except UnicodeDecodeError:
-                    break  # Autobahn fails it with 1007
-                pos = stop
-                self.deliverText(payload, text)
-            else:
-                pos = stop
-                self.onMessage(payload, True)  # type: ignore[attr-defined]
-            if self.state != STATE_OPEN or self.closeFrameReceived:
+            pos = stop
+            if not self._deliverFrame(first, _unmask(data[start:stop], data[start - 4:start])):
                 break
         if pos < end:
             super().dataReceived(data[pos:] if pos else data)  # type: ignore[misc]
+
+    def _continueFrame(self, data: bytes) -> bytes:
+        """Add to the large frame being collected; the bytes after it, once it is whole."""
+        pending = self._pending
+        assert pending is not None
+        need = pending.length - pending.have
+        if len(data) < need:
+            pending.chunks.append(data)
+            pending.have += len(data)
+            return b""
+        pending.chunks.append(data[:need])
+        rest = data[need:]
+        self._pending = None
+        if self.state != STATE_OPEN or self.closeFrameReceived:
+            return b""
+        if not self._deliverFrame(pending.first, _unmask(b"".join(pending.chunks),
+                                                         pending.mask)):
+            if rest:
+                super().dataReceived(rest)  # type: ignore[misc]
+            return b""
+        return rest
+
+    def _deliverFrame(self, first: int, payload: bytes) -> bool:
+        """Deliver one whole unmasked frame; False when reading this way must stop."""
+        if first & 0x40:
+            inflated = self._inflate(self._perMessageCompress, payload)
+            if inflated is None:
+                return False  # refused (1009 / 1007): Autobahn reads on for the peer's close
+            payload = inflated
+            first &= 0x8F
+        if first == 0x81:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                self._invalid_payload("encountered invalid UTF-8 while processing text message")
+                return False
+            self.deliverText(payload, text)
+        else:
+            self.onMessage(payload, True)  # type: ignore[attr-defined]
+        return self.state == STATE_OPEN and not self.closeFrameReceived
 
     def _inflate(self, compress: Any, payload: bytes) -> bytes | None:
         """A whole compressed message, inflated within the message limit (RFC 7692)."""

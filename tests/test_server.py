@@ -562,3 +562,62 @@ class CloseInOnCloseTests(ListenerMixin, TestCase):
 
         self.assertEqual((yield inThread(client)), (4444, "my answer"))
         self.assertEqual(results, [None])
+
+
+class LargeFrameTests(ListenerMixin, TestCase):
+    """Large frames arriving over many reads are collected whole, then checked."""
+
+    @inlineCallbacks
+    def startBig(self) -> Any:
+        upgrade = EchoUpgradeService()
+        bws.config.setServiceConfig(upgrade, bws.WSServiceConfig(maxFrameSize=1 << 20))
+        yield self.startListener(upgrade, webSocketCompressionEnabled=False)
+
+    @inlineCallbacks
+    def test_trickledLargeFrame(self) -> Any:
+        """A 300 KB text frame sent in small pieces comes back whole and unchanged."""
+        yield self.startBig()
+        text = ("é" * 150_000).encode()
+        wire = frame(1, text)
+
+        def client() -> tuple[int, bytes]:
+            s = rawUpgrade(self.port)
+            for i in range(0, len(wire), 7777):
+                s.sendall(wire[i:i + 7777])
+            s.sendall(frame(2, b"next"))
+            op, _, payload = readFrame(s)
+            op2, _, payload2 = readFrame(s)
+            s.close()
+            return (op, payload), (op2, payload2)
+
+        first, second = yield inThread(client)
+        self.assertEqual(first, (1, text))
+        self.assertEqual(second, (2, b"next"))
+
+    @inlineCallbacks
+    def test_largeFrameInvalidUtf8(self) -> Any:
+        """Invalid UTF-8 at the end of a large text frame closes 1007."""
+        yield self.startBig()
+
+        def client() -> int | None:
+            s = rawUpgrade(self.port)
+            s.sendall(frame(1, b"a" * 100_000 + b"\xff"))
+            op, _, payload = readFrame(s)
+            s.close()
+            return closeCode(payload) if op == 8 else None
+
+        self.assertEqual((yield inThread(client)), 1007)
+
+    @inlineCallbacks
+    def test_largeFrameOverLimit(self) -> Any:
+        """A 64-bit length over maxFrameSize is refused at the header with 1009."""
+        yield self.startBig()
+
+        def client() -> int | None:
+            s = rawUpgrade(self.port)
+            s.sendall(b"\x82\xff" + struct.pack("!Q", (1 << 20) + 1) + b"mask" + b"x" * 1000)
+            op, _, payload = readFrame(s)
+            s.close()
+            return closeCode(payload) if op == 8 else None
+
+        self.assertEqual((yield inThread(client)), 1009)
