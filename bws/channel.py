@@ -199,6 +199,7 @@ class ChannelMixin:
         self.failure: Error | None = None
         self._fragments = 0
         self._pending: _PendingFrame | None = None
+        self._head = b""
         self.transport.registerProducer(self, True)
 
     # -- flow control --------------------------------------------------------------
@@ -463,6 +464,9 @@ class ChannelMixin:
             data = self._continueFrame(data)
             if not data:
                 return
+        if self._head:
+            data = self._head + data
+            self._head = b""
         if (self.state != STATE_OPEN or self.data  # type: ignore[attr-defined]
                 or self.current_frame is not None  # type: ignore[attr-defined]
                 or self.inside_message  # type: ignore[attr-defined]
@@ -473,7 +477,13 @@ class ChannelMixin:
         end = len(data)
         limit = self.maxFrameSize
         compress = self._perMessageCompress
-        while end - pos >= 6:
+        # ``incomplete``: the bytes left are the start of a frame this path takes, cut short
+        # by the read; they wait here for the rest (any other bytes go to Autobahn).
+        incomplete = False
+        while True:
+            if end - pos < 2:
+                incomplete = True
+                break
             first = data[pos]
             second = data[pos + 1]
             if second < 0x80 or not (first == 0x81 or first == 0x82 or (
@@ -481,12 +491,16 @@ class ChannelMixin:
                 break  # not FIN + text/binary (RSV1 only when compression is on), or unmasked
             length = second & 0x7F
             start = pos + 6
+            incomplete = True
+            if end < start:
+                break  # the header is cut short
             if length == 126:
                 start = pos + 8
                 if end < start:
                     break
                 length = (data[pos + 2] << 8) | data[pos + 3]
                 if length < 126:
+                    incomplete = False
                     break  # not minimally encoded: Autobahn refuses it
             elif length == 127:
                 start = pos + 14
@@ -494,7 +508,9 @@ class ChannelMixin:
                     break
                 length = int.from_bytes(data[pos + 2:pos + 10], "big")
                 if length < 65536 or length >> 63:
+                    incomplete = False
                     break  # not minimal, or the reserved top bit: Autobahn refuses it
+            incomplete = False
             if length > limit:
                 break  # Autobahn refuses it at the header (1009)
             stop = start + length
@@ -503,12 +519,18 @@ class ChannelMixin:
                     self._pending = _PendingFrame(first, data[start - 4:start], length,
                                                   [data[start:]], end - start)
                     pos = end
+                else:
+                    incomplete = True  # a small frame cut short: wait for the rest
                 break
             pos = stop
             if not self._deliverFrame(first, _unmask(data[start:stop], data[start - 4:start])):
+                incomplete = False
                 break
         if pos < end:
-            super().dataReceived(data[pos:] if pos else data)  # type: ignore[misc]
+            if incomplete and self.state == STATE_OPEN:
+                self._head = data[pos:]  # at most a header and a frame under COLLECT_FROM
+            else:
+                super().dataReceived(data[pos:] if pos else data)  # type: ignore[misc]
 
     def _continueFrame(self, data: bytes) -> bytes:
         """Add to the large frame being collected; the bytes after it, once it is whole."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import Any
 
@@ -621,3 +622,21 @@ class LargeFrameTests(ListenerMixin, TestCase):
             return closeCode(payload) if op == 8 else None
 
         self.assertEqual((yield inThread(client)), 1009)
+
+    @inlineCallbacks
+    def test_framesSplitAnywhere(self) -> Any:
+        """Frames and a ping cut into one-byte reads are all answered, in order."""
+        yield self.startBig()
+        wire = frame(1, b"one") + frame(9, b"ping") + frame(2, b"x" * 300) + frame(1, b"three")
+
+        def client() -> list[tuple[int, bytes]]:
+            s = rawUpgrade(self.port)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(len(wire)):
+                s.sendall(wire[i:i + 1])
+            got = [readFrame(s) for _ in range(4)]
+            s.close()
+            return [(op, payload) for op, _, payload in got]
+
+        self.assertEqual((yield inThread(client)),
+                         [(1, b"one"), (10, b"ping"), (2, b"x" * 300), (1, b"three")])
