@@ -159,6 +159,24 @@ def initAutobahnState(proto: Any) -> None:
     # bws sets openHandshakeTimeout to 0: its own deadlines cover the handshake.
 
 
+def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
+    """The Autobahn options both ends set explicitly (DESIGN §4): bws's limits, peers told
+    why they were failed (no silent drops), and Autobahn's own timers off: bws runs the
+    handshake deadline and the close wait on its own clock."""
+    return {
+        "maxFramePayloadSize": maxFrameSize,
+        "maxMessagePayloadSize": maxMessageSize,
+        "autoFragmentSize": 0,
+        "failByDrop": False,
+        "echoCloseCodeReason": True,
+        "utf8validateIncoming": True,
+        "openHandshakeTimeout": 0,
+        "closeHandshakeTimeout": 0,
+        "autoPingInterval": 0,
+        "tcpNoDelay": True,
+    }
+
+
 @implementer(IPushProducer)
 class ChannelMixin:
     """Mixed in before an Autobahn protocol; see the module docstring.
@@ -262,17 +280,9 @@ class ChannelMixin:
         """Send one message, fragmented at ``maxFrameSize`` (text on UTF-8 boundaries)."""
         limit = self.maxFrameSize
         compress = self._perMessageCompress
-        n = len(payload)
-        if compress is None and n <= limit:
+        if compress is None and len(payload) <= limit:
             if self.isServerSide:
-                # The common case, written directly: one unmasked frame, one write.
-                first = 0x82 if isBinary else 0x81
-                if n < 126:
-                    self.transport.write(bytes((first, n)) + payload)
-                elif n < 65536:
-                    self.transport.write(_HEADER16(first, 126, n) + payload)
-                else:
-                    self.transport.writeSequence((_HEADER64(first, 127, n), payload))
+                self.writeFrame(0x82 if isBinary else 0x81, payload)  # the common case
             else:
                 self.sendFrame(opcode=2 if isBinary else 1, payload=payload)  # type: ignore[attr-defined]
             return
@@ -281,18 +291,21 @@ class ChannelMixin:
             compress.start_compress_message()
             payload = compress.compress_message_data(payload) + compress.end_compress_message()
             rsv = 4
-            n = len(payload)
-            if n <= limit and self.isServerSide:
-                first = 0xC2 if isBinary else 0xC1
-                if n < 126:
-                    self.transport.write(bytes((first, n)) + payload)
-                elif n < 65536:
-                    self.transport.write(_HEADER16(first, 126, n) + payload)
-                else:
-                    self.transport.writeSequence((_HEADER64(first, 127, n), payload))
+            if len(payload) <= limit and self.isServerSide:
+                self.writeFrame(0xC2 if isBinary else 0xC1, payload)
                 return
         # Compressed bytes may be cut anywhere; plain text only between characters.
         self.sendFragments(payload, 2 if isBinary else 1, rsv, not isBinary and rsv == 0)
+
+    def writeFrame(self, first: int, payload: bytes) -> None:
+        """One whole unmasked (server) frame, in one write: ``first`` is FIN|RSV|opcode."""
+        n = len(payload)
+        if n < 126:
+            self.transport.write(bytes((first, n)) + payload)
+        elif n < 65536:
+            self.transport.write(_HEADER16(first, 126, n) + payload)
+        else:
+            self.transport.writeSequence((_HEADER64(first, 127, n), payload))
 
     def sendFragments(self, payload: bytes, opcode: int, rsv: int, textCuts: bool) -> None:
         """Write ``payload`` as one message of frames no larger than ``maxFrameSize``."""

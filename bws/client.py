@@ -44,7 +44,13 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws.channel import CLOSE_ABNORMAL, CLOSE_NO_STATUS, STATE_OPEN, ChannelMixin
+from bws.channel import (
+    CLOSE_ABNORMAL,
+    CLOSE_NO_STATUS,
+    STATE_OPEN,
+    ChannelMixin,
+    autobahnLimits,
+)
 from bws.config import ClientConfiguration, WSServiceConfig, build
 from bws.errors import (
     ConnectionClosureError,
@@ -334,19 +340,10 @@ class ClientFactory(WebSocketClientFactory):
         super().__init__(client.target.url, protocols=list(config.subProtocols),
                          headers=headers, reactor=client.clock)
         self.setProtocolOptions(
-            maxFramePayloadSize=config.maxFrameSize,
-            maxMessagePayloadSize=config.messageLimit,
-            autoFragmentSize=0,
-            failByDrop=False,
-            echoCloseCodeReason=True,
-            utf8validateIncoming=True,
             maskClientFrames=True,
             applyMask=True,
-            openHandshakeTimeout=0,  # handShakeTimeout runs on the client's clock
-            closeHandshakeTimeout=0,  # the close timer of ChannelMixin does
             serverConnectionDropTimeout=0,  # SERVER_DROP_WAIT, on the client's clock
-            autoPingInterval=0,
-            tcpNoDelay=True,
+            **autobahnLimits(config.maxFrameSize, config.messageLimit),
             perMessageCompressionOffers=(
                 [PerMessageDeflateOffer()] if config.webSocketCompressionEnabled else []),
             perMessageCompressionAccept=acceptDeflateResponse,

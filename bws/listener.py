@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.web.server import Site
 
+from bws.channel import autobahnLimits
 from bws.config import (
     ConfigurationError,
     ListenerConfiguration,
@@ -40,19 +41,10 @@ def protocolFactory(config: WSServiceConfig, listenerConfig: ListenerConfigurati
     """Autobahn's factory for one attachment, every limit set explicitly (DESIGN §4)."""
     factory = WebSocketServerFactory(server=listenerConfig.server or "bws", reactor=clock)
     factory.setProtocolOptions(
-        maxFramePayloadSize=config.maxFrameSize,
-        maxMessagePayloadSize=config.messageLimit,
-        autoFragmentSize=0,
-        failByDrop=False,
-        echoCloseCodeReason=True,
-        utf8validateIncoming=True,
         requireMaskedClientFrames=True,
-        openHandshakeTimeout=0,  # the listener's own deadline covers the handshake
-        closeHandshakeTimeout=0,  # bws's close timer (connectionClosureTimeout) does
-        autoPingInterval=0,
-        tcpNoDelay=True,
         perMessageCompressionAccept=(
             acceptDeflate if listenerConfig.webSocketCompressionEnabled else None),
+        **autobahnLimits(config.maxFrameSize, config.messageLimit),
     )
     factory.trackTimings = False
     factory.logOctets = False

@@ -333,7 +333,7 @@ class UpgradeResource:
 
     def putChild(self, path: bytes, child: Any) -> None:
         if self.fallback is None:
-            raise NotImplementedError("a bws listener's own site has no HTTP children")
+            raise TypeError("a bws listener's own site has no HTTP children; share a Site instead")
         self.fallback.putChild(path, child)
 
     def render(self, request: server.Request) -> Any:
@@ -359,7 +359,7 @@ class _Leaf:
         return self
 
     def putChild(self, path: bytes, child: Any) -> None:
-        raise NotImplementedError("an upgrade path has no children")
+        raise TypeError("an upgrade path has no children")
 
 
 class UpgradeChannel(http.HTTPChannel):  # type: ignore[misc]
