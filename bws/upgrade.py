@@ -479,16 +479,9 @@ class UpgradeSite(server.Site):
     def __init__(self, resource: UpgradeResource, config: ListenerConfiguration,
                  clock: Any) -> None:
         super().__init__(resource, reactor=clock)
-        limits = config.requestLimits
-        deadline = config.timeout
-
-        class Channel(UpgradeChannel):
-            pass
-
-        Channel.limits = limits
-        Channel.deadline = deadline
-        Channel.clock = clock
-        self.protocol = Channel  # type: ignore[assignment]
+        # A channel class per site, carrying this listener's limits, deadline and clock.
+        self.protocol = type("UpgradeChannel", (UpgradeChannel,), {  # type: ignore[assignment]
+            "limits": config.requestLimits, "deadline": config.timeout, "clock": clock})
 
     def log(self, request: Any) -> None:
         """No access log per upgrade: it would cost on the handshake path."""
