@@ -139,3 +139,18 @@ def readFrame(s: socket.socket) -> tuple[int, bool, bytes]:
 
 def closeCode(payload: bytes) -> int | None:
     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+
+
+def answeringCloseCode(port: int, data: bytes, extra: str = "") -> int | None:
+    """Upgrade, send ``data``, and return the close code of the server's answer (None if
+    its first frame is not a close)."""
+    s = rawUpgrade(port, extra=extra)
+    try:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass  # the server may refuse before it has read everything
+        op, _, payload = readFrame(s)
+        return closeCode(payload) if op == 8 else None
+    finally:
+        s.close()

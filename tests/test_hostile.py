@@ -15,6 +15,7 @@ from bws.testing.echo import EchoUpgradeService
 from tests.helpers import (
     ListenerMixin,
     Upgrade,
+    answeringCloseCode,
     closeCode,
     frame,
     httpRequest,
@@ -46,14 +47,8 @@ class FrameAttackTests(HostileMixin, TestCase):
         """A header announcing 2**40 bytes is answered 1009 without the payload arriving."""
         yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port)
-            s.sendall(b"\x82\xff" + struct.pack("!Q", 2**40) + b"mask")
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
-        self.assertEqual((yield inThread(client)), 1009)
+        huge = b"\x82\xff" + struct.pack("!Q", 2**40) + b"mask"
+        self.assertEqual((yield inThread(answeringCloseCode, self.port, huge)), 1009)
         yield self.assertStillServing()
 
     @inlineCallbacks
@@ -62,17 +57,8 @@ class FrameAttackTests(HostileMixin, TestCase):
         yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
         empty = frame(0, b"", fin=False)
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port)
-            try:
-                s.sendall(frame(1, b"a", fin=False) + empty * 200_000)
-            except OSError:
-                pass
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
-        self.assertEqual((yield inThread(client)), 1009)
+        flood = frame(1, b"a", fin=False) + empty * 200_000
+        self.assertEqual((yield inThread(answeringCloseCode, self.port, flood)), 1009)
         yield self.assertStillServing()
 
     @inlineCallbacks
@@ -272,16 +258,10 @@ class CompressionTests(HostileMixin, TestCase):
         yield self.startListener(upgrade)
         bomb = self.deflated(b"\x00" * 20_000_000)
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port, extra="Sec-WebSocket-Extensions: permessage-deflate\r\n")
-            s.sendall(frame(2, bomb, rsv=4))
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
         tracemalloc.start()
         try:
-            code = yield inThread(client)
+            code = yield inThread(answeringCloseCode, self.port, frame(2, bomb, rsv=4),
+                                  "Sec-WebSocket-Extensions: permessage-deflate\r\n")
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -21,6 +21,7 @@ from bws.testing.echo import EchoUpgradeService
 from tests.helpers import (
     ListenerMixin,
     Upgrade,
+    answeringCloseCode,
     closeCode,
     frame,
     httpRequest,
@@ -182,28 +183,16 @@ class LimitTests(ListenerMixin, TestCase):
         """Invalid UTF-8 in a text frame is answered with 1007, not a silent drop."""
         yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port)
-            s.sendall(frame(1, b"\xff\xfe"))
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
-        self.assertEqual((yield inThread(client)), 1007)
+        invalid = frame(1, b"\xff\xfe")
+        self.assertEqual((yield inThread(answeringCloseCode, self.port, invalid)), 1007)
 
     @inlineCallbacks
     def test_protocolErrorCloses1002(self) -> Any:
         """An unmasked client frame is answered with 1002."""
         yield self.startListener(EchoUpgradeService(), webSocketCompressionEnabled=False)
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port)
-            s.sendall(b"\x81\x02hi")  # no mask bit
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
-        self.assertEqual((yield inThread(client)), 1002)
+        unmasked = b"\x81\x02hi"  # no mask bit
+        self.assertEqual((yield inThread(answeringCloseCode, self.port, unmasked)), 1002)
 
     @inlineCallbacks
     def test_peerCloseEchoedWithSameCode(self) -> Any:
@@ -600,28 +589,16 @@ class LargeFrameTests(ListenerMixin, TestCase):
         """Invalid UTF-8 at the end of a large text frame closes 1007."""
         yield self.startBig()
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port)
-            s.sendall(frame(1, b"a" * 100_000 + b"\xff"))
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
-        self.assertEqual((yield inThread(client)), 1007)
+        invalid = frame(1, b"a" * 100_000 + b"\xff")
+        self.assertEqual((yield inThread(answeringCloseCode, self.port, invalid)), 1007)
 
     @inlineCallbacks
     def test_largeFrameOverLimit(self) -> Any:
         """A 64-bit length over maxFrameSize is refused at the header with 1009."""
         yield self.startBig()
 
-        def client() -> int | None:
-            s = rawUpgrade(self.port)
-            s.sendall(b"\x82\xff" + struct.pack("!Q", (1 << 20) + 1) + b"mask" + b"x" * 1000)
-            op, _, payload = readFrame(s)
-            s.close()
-            return closeCode(payload) if op == 8 else None
-
-        self.assertEqual((yield inThread(client)), 1009)
+        over = b"\x82\xff" + struct.pack("!Q", (1 << 20) + 1) + b"mask" + b"x" * 1000
+        self.assertEqual((yield inThread(answeringCloseCode, self.port, over)), 1009)
 
     @inlineCallbacks
     def test_framesSplitAnywhere(self) -> Any:
