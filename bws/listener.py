@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from autobahn.twisted.websocket import WebSocketServerFactory
-from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from twisted.application import service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
@@ -14,11 +12,10 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.web.server import Site
 
-from bws.channel import autobahnLimits
+from bws._autobahn import serverFactory
 from bws.config import (
     ConfigurationError,
     ListenerConfiguration,
-    WSServiceConfig,
     build,
     serviceConfigOf,
 )
@@ -26,30 +23,6 @@ from bws.routing import Attachment, Router
 from bws.upgrade import UpgradeResource, UpgradeSite
 
 __all__ = ["Listener"]
-
-
-def acceptDeflate(offers: list[Any]) -> Any:
-    """Accept the first permessage-deflate offer (RFC 7692), with its parameters."""
-    for offer in offers:
-        if isinstance(offer, PerMessageDeflateOffer):
-            return PerMessageDeflateOfferAccept(offer)
-    return None
-
-
-def protocolFactory(config: WSServiceConfig, listenerConfig: ListenerConfiguration,
-                    clock: Any) -> WebSocketServerFactory:
-    """Autobahn's factory for one attachment, every limit set explicitly (DESIGN §4)."""
-    factory = WebSocketServerFactory(server=listenerConfig.server or "bws", reactor=clock)
-    factory.setProtocolOptions(
-        requireMaskedClientFrames=True,
-        perMessageCompressionAccept=(
-            acceptDeflate if listenerConfig.webSocketCompressionEnabled else None),
-        **autobahnLimits(config.maxFrameSize, config.messageLimit),
-    )
-    factory.trackTimings = False
-    factory.logOctets = False
-    factory.logFrames = False
-    return factory
 
 
 class Listener(service.Service):
@@ -118,7 +91,7 @@ class Listener(service.Service):
                 raise ConfigurationError(
                     "WSServiceConfig.auth: listener authentication is not available in "
                     "this version of bws") from None
-        factory = protocolFactory(config, self.config, self.clock)
+        factory = serverFactory(config, self.config, self.clock)
         self.router.add(Attachment(upgradeService, path, config, factory))
 
     def detach(self, upgradeService: Any) -> None:
@@ -164,21 +137,18 @@ class Listener(service.Service):
         """Refuse new connections, close open ones with 1001, fire when all are gone."""
         self.resource.accepting = False
         closing = []
-        for proto in list(self.resource.connections):
-            done: Deferred[None] = Deferred()
-            proto.is_closed.addBoth(lambda _, d=done: d.callback(None))
-            closing.append(done)
-            if proto.writeRefusal("text") is None:
-                proto.startClose(1001, None, None).addErrback(lambda f: None)
+        for connection in list(self.resource.connections):
+            closing.append(connection.whenLost())
+            if connection.writeRefusal("text") is None:
+                connection.close(1001, None, None).addErrback(lambda f: None)
         closing.append(self._stopListening())
         return DeferredList(closing).addCallback(lambda _: None)
 
     def immediateStop(self) -> Deferred[None]:
         """Refuse new connections and drop open ones without a close handshake."""
         self.resource.accepting = False
-        for proto in list(self.resource.connections):
-            if proto.transport is not None:
-                proto.transport.abortConnection()
+        for connection in list(self.resource.connections):
+            connection.abort()
         return self._stopListening()
 
     def _stopListening(self) -> Deferred[None]:

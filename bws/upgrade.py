@@ -3,7 +3,7 @@
 
 twisted.web parses the request (so a bws listener can share a ``Site`` with plain HTTP
 resources); :class:`UpgradeResource` then decides, and on success hands the socket to a
-:class:`bws.connection.ServerProtocol` together with the request bytes and whatever the
+:class:`bws._autobahn.ServerAdapter` together with the request bytes and whatever the
 peer sent after them (treated as WebSocket data, never as HTTP).
 """
 
@@ -24,11 +24,13 @@ from twisted.web import http, server
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
+from bws._autobahn import ServerAdapter
+from bws._connection import Connection
 from bws.config import ListenerConfiguration, RequestLimitConfigs
-from bws.connection import ServerProtocol
 from bws.errors import AuthnError, AuthzError, UpgradeError
 from bws.request import UpgradeRequest
 from bws.routing import Attachment, ParamError, Router
+from bws.server._serving import ServiceRunner
 
 __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "normalizeOrigin",
            "parseTokens", "limitsViolation"]
@@ -230,9 +232,13 @@ class Upgrade:
         headers: dict[str, Any] = {}
         for name, value in self.bws.responseHeaders:
             headers.setdefault(name, []).append(value)
-        proto = ServerProtocol(service, self.attachment.config, self.subProtocol, headers,
-                               self.bws, self.resource.clock, self.resource.connections)
+        config = self.attachment.config
+        connection = Connection(self.resource.clock, config.maxFrameSize,
+                                config.connectionClosureTimeout)
+        ServiceRunner(service, config, connection, self.bws, self.resource.clock)
+        proto = ServerAdapter(connection, self.subProtocol, headers, self.bws)
         proto.factory = self.attachment.factory
+        self.resource.track(connection)
         key = request.requestHeaders.getRawHeaders(b"sec-websocket-key", [b""])[0]
         handOver(request, proto, key.strip().decode("ascii"), self.offered)
 
@@ -267,7 +273,7 @@ def makeUpgradeRequest(request: server.Request, path: str) -> UpgradeRequest:
         certificate)
 
 
-def handOver(request: server.Request, proto: ServerProtocol, key: str,
+def handOver(request: server.Request, proto: ServerAdapter, key: str,
              offered: list[str]) -> None:
     """Move the socket from twisted.web's channel to ``proto``, which answers 101."""
     channel: Any = request.channel
@@ -290,8 +296,7 @@ def handOver(request: server.Request, proto: ServerProtocol, key: str,
     channel.transport = None
     proto.makeConnection(transport)
     transport.resumeProducing()
-    assert proto.upgradeRequest is not None
-    proto.acceptUpgrade(proto.upgradeRequest, key, offered)
+    proto.acceptUpgrade(key, offered)
     if pending:
         proto.dataReceived(pending)
 
@@ -313,7 +318,13 @@ class UpgradeResource:
         self.clock = clock
         self.fallback = fallback
         self.accepting = True
-        self.connections: set[ServerProtocol] = set()
+        #: The open WebSocket connections accepted here (``gracefulStop`` closes them).
+        self.connections: set[Connection] = set()
+
+    def track(self, connection: Connection) -> None:
+        """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
+        self.connections.add(connection)
+        connection.whenLost().addCallback(lambda _: self.connections.discard(connection))
 
     def _ours(self, request: server.Request) -> bool:
         if self.fallback is None:

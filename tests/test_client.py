@@ -420,7 +420,7 @@ class RetryTests(SynchronousTestCase):
         conn = connect(Upgrade(service), "/", retryConfig={"interval": 1})
         d = conn.client.readTextMessage()
         first = conn.client.protocol
-        service.caller._protocol.transport.abortConnection()
+        service.caller._connection.abort()
         service.onOpenDo = lambda caller: caller.writeTextMessage("welcome back")
         conn.flush()
         self.assertNoResult(d)
@@ -432,7 +432,7 @@ class RetryTests(SynchronousTestCase):
         """A write on a dropped connection reconnects and sends the message."""
         service = Recorder()
         conn = connect(Upgrade(service), "/", retryConfig={"interval": 1})
-        service.caller._protocol.transport.abortConnection()
+        service.caller._connection.abort()
         conn.flush()
         d = conn.client.writeTextMessage("resent")
         conn.advance(1)

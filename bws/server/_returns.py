@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from bws._connection import OP_PONG
+from bws.binding import serialize
 from bws.closeframe import CloseFrame
 
 if TYPE_CHECKING:
-    from bws.connection import ServerProtocol
+    from bws.server._serving import ServiceRunner
 
 __all__ = ["sendReturnValue", "sendValue", "isStream"]
 
@@ -25,60 +27,60 @@ def isStream(value: Any) -> bool:
         value, (str, bytes, bytearray, memoryview))
 
 
-def sendValue(proto: ServerProtocol, value: Any, pong: bool = False) -> bool:
-    """Send one value as a message; False when the connection no longer takes data."""
-    if proto.writeRefusal("text") is not None:
+def sendValue(runner: ServiceRunner, value: Any, pong: bool = False) -> bool:
+    """Send one value as a message (or, from ``onPing``, bytes as the pong); False when
+    the connection no longer takes data."""
+    connection = runner.connection
+    if connection.writeRefusal("text") is not None:
         return False
     if isinstance(value, str):
-        proto.sendPayload(value.encode("utf-8"), False)
+        connection.sendPayload(value.encode("utf-8"), False)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         if pong:
-            proto.writeControl(10, bytes(value), "PONG").addErrback(lambda f: None)
+            connection.writeControl(OP_PONG, bytes(value), "PONG").addErrback(lambda f: None)
         else:
-            proto.sendPayload(bytes(value), True)
+            connection.sendPayload(bytes(value), True)
     else:
-        from bws.binding import serialize
-
         payload, isBinary = serialize(value)
-        proto.sendPayload(payload, isBinary)
-    proto.noteActivity()
+        connection.sendPayload(payload, isBinary)
+    runner.noteActivity()
     return True
 
 
-def sendReturnValue(proto: ServerProtocol, result: Any, mode: str) -> None:
+def sendReturnValue(runner: ServiceRunner, result: Any, mode: str) -> None:
     """Send ``result``: a message, a pong (from ``onPing``), a close, or a stream."""
     if isinstance(result, CloseFrame):
-        proto.closeWith(result)
+        runner.closeWith(result)
     elif isinstance(result, BaseException):
         # Ballerina's "return error": logged, and the connection keeps serving.
         log.error("Service returned an error on connection {id}: {error!r}",
-                  id=proto.connectionId, error=result)
+                  id=runner.connection.connectionId, error=result)
     elif isStream(result):
-        Deferred.fromCoroutine(_stream(proto, result))
+        Deferred.fromCoroutine(_stream(runner, result))
     else:
-        sendValue(proto, result, pong=(mode == "ping"))
+        sendValue(runner, result, pong=(mode == "ping"))
 
 
-async def _stream(proto: ServerProtocol, items: Iterator[Any] | AsyncIterator[Any]) -> None:
+async def _stream(runner: ServiceRunner, items: Iterator[Any] | AsyncIterator[Any]) -> None:
     """Send each item as its own message, yielding to the reactor between items.
 
     It runs beside dispatch, so inbound messages and pings keep being served while it
     produces (reference bugs #7844 and #8923); it waits for flow control between items.
     """
+    connection = runner.connection
     try:
         if isinstance(items, AsyncIterator):
             async for item in items:
-                if not await _streamItem(proto, item):
+                if not await _streamItem(runner, item):
                     return
         else:
             for item in items:
-                if not await _streamItem(proto, item):
+                if not await _streamItem(runner, item):
                     return
     except Exception as e:
-        log.failure("Stream failed on connection {id}", id=proto.connectionId)
-        if proto.writeRefusal("text") is None:
-            reason = f"streaming failed: {e}"
-            proto.startClose(1011, reason, None).addErrback(lambda f: None)
+        log.failure("Stream failed on connection {id}", id=connection.connectionId)
+        if connection.writeRefusal("text") is None:
+            connection.close(1011, f"streaming failed: {e}", None).addErrback(lambda f: None)
     finally:
         close = getattr(items, "aclose", None) or getattr(items, "close", None)
         if close is not None:
@@ -90,19 +92,19 @@ async def _stream(proto: ServerProtocol, items: Iterator[Any] | AsyncIterator[An
                 log.failure("Closing a stream failed")
 
 
-async def _streamItem(proto: ServerProtocol, item: Any) -> bool:
+async def _streamItem(runner: ServiceRunner, item: Any) -> bool:
     if isinstance(item, CloseFrame):
-        proto.closeWith(item)
+        runner.closeWith(item)
         return False
-    if not sendValue(proto, item):
+    if not sendValue(runner, item):
         return False
-    await proto.writeDone()
-    await _turn(proto)
-    return proto.writeRefusal("text") is None
+    await runner.connection.writeDone()
+    await _turn(runner)
+    return runner.connection.writeRefusal("text") is None
 
 
-def _turn(proto: ServerProtocol) -> Deferred[None]:
+def _turn(runner: ServiceRunner) -> Deferred[None]:
     """Let the reactor run once, so inbound frames are read between stream items."""
     d: Deferred[None] = Deferred()
-    proto.clock.callLater(0, d.callback, None)
+    runner.clock.callLater(0, d.callback, None)
     return d

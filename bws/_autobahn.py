@@ -1,0 +1,567 @@
+# -*- test-case-name: tests.test_autobahn -*-
+"""The one module that imports Autobahn: its protocols, reduced to telling a Connection
+what happened.
+
+Autobahn parses and writes RFC 6455 frames and negotiates permessage-deflate (RFC 7692).
+:class:`ServerAdapter` and :class:`ClientAdapter` translate its callbacks into calls on a
+:class:`~bws._connection.Connection` and its handler, implement the connection's
+:class:`~bws._connection.FrameWriter`, set every Autobahn limit explicitly (DESIGN §4), and
+keep bws's fast path for whole unfragmented frames (server side), which hands whole
+messages to the handler without Autobahn's per-frame machinery.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from typing import Any
+
+from autobahn.exception import PayloadCorruptError, PayloadExceededError
+from autobahn.twisted.websocket import (
+    WebSocketClientProtocol,
+    WebSocketServerFactory,
+    WebSocketServerProtocol,
+)
+from autobahn.websocket.compress import (
+    PERMESSAGE_COMPRESSION_EXTENSION,
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+    PerMessageDeflateResponse,
+    PerMessageDeflateResponseAccept,
+)
+from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
+from autobahn.websocket.utf8validator import Utf8Validator
+from autobahn.websocket.xormasker import create_xor_masker
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+
+from bws._connection import Connection
+from bws._frames import SMALL_UNMASK, unmaskSmall
+from bws.config import ListenerConfiguration, WSServiceConfig
+from bws.errors import (
+    CorruptedFrameError,
+    Error,
+    InvalidContinuationFrameError,
+    PayloadTooLargeError,
+)
+from bws.request import UpgradeRequest
+
+__all__ = ["ServerAdapter", "ClientAdapter", "serverFactory", "clientOptions",
+           "autobahnLimits", "validCloseFrame"]
+
+STATE_OPEN = WebSocketProtocol.STATE_OPEN
+STATE_CLOSING = WebSocketProtocol.STATE_CLOSING
+STATE_CLOSED = WebSocketProtocol.STATE_CLOSED
+_ALLOWED_CLOSE = WebSocketProtocol.CLOSE_STATUS_CODES_ALLOWED
+_HEADER16 = struct.Struct("!BBH").pack
+_HEADER64 = struct.Struct("!BBQ").pack
+_NO_HEADERS: dict[str, Any] = {}
+
+#: Frames at least this long are collected by the fast path while they arrive (smaller
+#: ones cut short by a read wait whole; anything else goes to Autobahn's parser).
+COLLECT_FROM = 16384
+
+
+def unmask(payload: bytes, mask: bytes) -> bytes:
+    """XOR ``payload`` with the 4-byte ``mask``: a big-integer XOR for small payloads,
+    Autobahn's vectorised C masker for large ones."""
+    n = len(payload)
+    if n > SMALL_UNMASK:
+        return create_xor_masker(mask, n).process(payload)  # type: ignore[no-any-return]
+    return unmaskSmall(payload, mask)
+
+
+def validCloseFrame(code: int | None, reasonRaw: bytes | None) -> bool:
+    """Whether a received close frame is well-formed (RFC 6455 §7.4; else it fails 1002/1007)."""
+    if code is not None and (code < 1000 or (code <= 2999 and code not in _ALLOWED_CLOSE)
+                             or code >= 5000):
+        return False
+    if reasonRaw:
+        try:
+            reasonRaw.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
+    """The Autobahn options both ends set explicitly (DESIGN §4): bws's limits, peers told
+    why they were failed (no silent drops), and Autobahn's own timers off: bws runs the
+    handshake deadline and the close wait on its own clock."""
+    return {
+        "maxFramePayloadSize": maxFrameSize,
+        "maxMessagePayloadSize": maxMessageSize,
+        "autoFragmentSize": 0,
+        "failByDrop": False,
+        "echoCloseCodeReason": True,
+        "utf8validateIncoming": True,
+        "openHandshakeTimeout": 0,
+        "closeHandshakeTimeout": 0,
+        "autoPingInterval": 0,
+        "tcpNoDelay": True,
+    }
+
+
+def _acceptDeflate(offers: list[Any]) -> Any:
+    """Accept the first permessage-deflate offer (RFC 7692), with its parameters."""
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+def _acceptDeflateResponse(response: Any) -> Any:
+    """Accept the server's permessage-deflate answer to our offer."""
+    if isinstance(response, PerMessageDeflateResponse):
+        return PerMessageDeflateResponseAccept(response)
+    return None
+
+
+def serverFactory(config: WSServiceConfig, listenerConfig: ListenerConfiguration,
+                  clock: IReactorTime) -> WebSocketServerFactory:
+    """Autobahn's factory for one attachment, every limit set explicitly (DESIGN §4).
+
+    It only carries options: the listener builds each :class:`ServerAdapter` itself.
+    """
+    factory = WebSocketServerFactory(server=listenerConfig.server or "bws", reactor=clock)
+    factory.setProtocolOptions(
+        requireMaskedClientFrames=True,
+        perMessageCompressionAccept=(
+            _acceptDeflate if listenerConfig.webSocketCompressionEnabled else None),
+        **autobahnLimits(config.maxFrameSize, config.messageLimit),
+    )
+    factory.trackTimings = False
+    factory.logOctets = False
+    factory.logFrames = False
+    return factory
+
+
+def clientOptions(maxFrameSize: int, maxMessageSize: int, compression: bool) -> dict[str, Any]:
+    """The options of a client factory (``setProtocolOptions``), every limit explicit."""
+    return {
+        "maskClientFrames": True,
+        "applyMask": True,
+        "serverConnectionDropTimeout": 0,  # the Connection's dropWait, on bws's clock
+        **autobahnLimits(maxFrameSize, maxMessageSize),
+        "perMessageCompressionOffers": [PerMessageDeflateOffer()] if compression else [],
+        "perMessageCompressionAccept": _acceptDeflateResponse,
+    }
+
+
+class _Adapter(WebSocketProtocol):
+    """What both ends' adapters share: the FrameWriter, limits, failures, close frames.
+
+    Subclasses set :attr:`connection` before the transport connects.
+    """
+
+    connection: Connection
+    transport: Any
+    factory: Any
+
+    # -- Autobahn's per-connection set-up -------------------------------------------------
+
+    def _connectionMade(self) -> None:
+        """Autobahn's ``_connectionMade`` minus its debug line, which pretty-prints every
+        option on every connection even when debug logging is off (a third of a
+        handshake's CPU in profiles)."""
+        factory = self.factory
+        for name in self.CONFIG_ATTRS:
+            if not hasattr(self, name):
+                setattr(self, name, getattr(factory, name))
+        self._perMessageCompress = None
+        self.trackedTimings = None
+        self.trafficStats = TrafficStats()
+        self.state = WebSocketProtocol.STATE_CONNECTING
+        self.send_state = WebSocketProtocol.SEND_STATE_GROUND
+        self.data = b""
+        self.send_queue = ()  # made a deque only if Autobahn ever queues (sync/chopped writes)
+        self.triggered = False
+        self.utf8validator = Utf8Validator()
+        self.wasMaxFramePayloadSizeExceeded = False
+        self.wasMaxMessagePayloadSizeExceeded = False
+        self.closedByMe = False
+        self.failedByMe = False
+        self.droppedByMe = False
+        self.wasClean = False
+        self.wasNotCleanReason = None
+        self.wasServerConnectionDropTimeout = False
+        self.wasOpenHandshakeTimeout = False
+        self.wasCloseHandshakeTimeout = False
+        self.wasServingFlashSocketPolicyFile = False
+        self.localCloseCode = None
+        self.localCloseReason = None
+        self.remoteCloseCode = None
+        self.remoteCloseReason = None
+        self.serverConnectionDropTimeoutCall = None
+        self.openHandshakeTimeoutCall = None
+        self.closeHandshakeTimeoutCall = None
+        self.autoPingTimeoutCall = None
+        self.autoPingPending = None
+        self.autoPingPendingCall = None
+        self.autoPingPendingSeq = 0
+        self.autoPingPendingSent = None
+        self._fragments = 0
+        self.transport.registerProducer(self.connection, True)
+
+    def _opened(self) -> None:
+        self.connection.opened(self, self.websocket_protocol_in_use,
+                               self._perMessageCompress is not None)
+
+    # -- FrameWriter ----------------------------------------------------------------------
+
+    def writeWhole(self, first: int, payload: bytes) -> None:
+        """One whole frame (through Autobahn's frame writer: it masks client frames)."""
+        self.sendFrame(opcode=first & 0x0F, payload=payload, fin=True, rsv=(first >> 4) & 7)
+
+    def writeFrame(self, opcode: int, payload: bytes, fin: bool, rsv: int) -> None:
+        """One frame of a fragmented message, or a control frame."""
+        self.sendFrame(opcode=opcode, payload=payload, fin=fin, rsv=rsv)
+
+    def compress(self, payload: bytes) -> bytes:
+        """A whole message deflated with the negotiated permessage-deflate (RFC 7692)."""
+        compress = self._perMessageCompress
+        compress.start_compress_message()
+        return compress.compress_message_data(payload) + compress.end_compress_message()  # type: ignore[no-any-return]
+
+    def writeClose(self, code: int | None, reason: bytes | None, isReply: bool) -> None:
+        """A close frame, ours first or the answer to the peer's."""
+        self.sendCloseFrame(code=code, reasonUtf8=reason, isReply=isReply)
+        if isReply:
+            self.wasClean = True
+
+    def pauseReading(self) -> None:
+        if self.transport is not None:
+            self.transport.pauseProducing()
+
+    def resumeReading(self) -> None:
+        if self.transport is not None and self.state != STATE_CLOSED:
+            self.transport.resumeProducing()
+
+    def loseConnection(self) -> None:
+        self.dropConnection(abort=False)
+
+    def abortConnection(self) -> None:
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """Autobahn's single write path; writes straight to the transport (no stats)."""
+        if sync or chopsize or self.send_queue:
+            if not isinstance(self.send_queue, deque):
+                self.send_queue = deque()
+            super().sendData(data, sync, chopsize)
+        else:
+            self.transport.write(data)
+
+    # -- control frames -------------------------------------------------------------------
+
+    def onPing(self, payload: bytes) -> None:
+        handler = self.connection.handler
+        if handler is not None:
+            handler.pingReceived(payload)
+
+    def onPong(self, payload: bytes) -> None:
+        handler = self.connection.handler
+        if handler is not None:
+            handler.pongReceived(payload)
+
+    def onCloseFrame(self, code: int | None, reasonRaw: bytes | None) -> bool | None:  # type: ignore[override]
+        """A close frame arrived: the peer starting the closing handshake (the handler
+        decides when to answer), a malformed one (Autobahn fails the connection), or the
+        answer to a close we sent."""
+        if self.state == STATE_OPEN:
+            if validCloseFrame(code, reasonRaw):
+                self.connection.closeFrameArrived(
+                    code, reasonRaw.decode("utf-8") if reasonRaw else "")
+                return None
+            return super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]
+        result = super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]
+        self.connection.closeFrameArrived(
+            code, reasonRaw.decode("utf-8", "replace") if reasonRaw else "")
+        return result
+
+    # -- inbound limits and failures, as bws errors ---------------------------------------
+
+    def onMessageBegin(self, isBinary: bool) -> None:
+        super().onMessageBegin(isBinary)
+        self._fragments = 0
+
+    def onMessageFrameBegin(self, length: int) -> None:
+        """Refuse at the frame header: a frame over ``maxFrameSize`` (1009, before its
+        payload arrives), or one fragment too many (1009: a flood of tiny fragments)."""
+        if not self.failedByMe:
+            limit = self.connection.maxFrameSize
+            if length > limit:
+                self._max_message_size_exceeded(length, limit, "frame")
+                return
+            self._fragments += 1
+            if self._fragments > self.maxFragments:
+                message = f"Message of more than {self.maxFragments} fragments refused."
+                self._failWith(PayloadTooLargeError(message), 1009, message)
+                return
+        super().onMessageFrameBegin(length)
+
+    @property
+    def maxFragments(self) -> int:
+        """Fragments allowed in one message: on average each must carry 64 bytes."""
+        return max(1024, self.maxMessagePayloadSize // 64)
+
+    def _failWith(self, error: Error, code: int, reason: str) -> None:
+        """Fail the connection with ``code`` (Autobahn sends the close) and tell the core."""
+        super()._fail_connection(code, reason)
+        self.connection.failed(error)
+
+    def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int,
+                                   reason: str) -> None:
+        message = f"Max frame length of {max_msg_size} has been exceeded."
+        if reason != "frame" and "message" in reason:
+            message = f"Max message length of {max_msg_size} has been exceeded."
+        self._failWith(PayloadTooLargeError(message), 1009, message)
+
+    def _protocol_violation(self, reason: str) -> bool:
+        kind = InvalidContinuationFrameError if "continuation" in reason else \
+            CorruptedFrameError
+        self._failWith(kind(reason), 1002, reason)
+        return False  # read on: the peer's answer to our close is still to come
+
+    def _invalid_payload(self, reason: str) -> bool:
+        self._failWith(CorruptedFrameError(reason), 1007, reason)
+        return False
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        try:
+            super().connectionLost(reason)  # type: ignore[misc]
+        finally:
+            self.connection.connectionLost()
+
+
+class ServerAdapter(_Adapter, WebSocketServerProtocol):
+    """Autobahn's server protocol for one accepted connection, built by the web glue after
+    twisted.web parsed the upgrade request and bws accepted it (not by a factory)."""
+
+    def __init__(self, connection: Connection, subProtocol: str | None,
+                 headers: dict[str, list[str]], request: UpgradeRequest) -> None:
+        super().__init__()
+        self.connection = connection
+        self.upgradeRequest = request
+        self._subProtocol = subProtocol
+        self._headers = headers
+        self._received = _noMessage
+
+    def _connectionMade(self) -> None:
+        super()._connectionMade()
+        self.factory.countConnections += 1
+
+    def acceptUpgrade(self, key: str, offered: list[str]) -> None:
+        """Answer 101 for a request twisted.web parsed and bws checked.
+
+        Autobahn is given the values its own request parser would have found, then writes
+        the answer (permessage-deflate negotiation included); parsing the request a second
+        time would add nothing but cost.
+        """
+        request = self.upgradeRequest
+        headers = {name: ", ".join(values) for name, values in request.headers.items()}
+        self.http_request_data = b""
+        self.http_status_line = f"{request.method} {request.uri} HTTP/1.1"
+        self.http_headers = headers
+        self.http_request_uri = request.uri
+        self.http_request_path = request.path
+        self.http_request_params = request.query
+        self.http_request_host = headers.get("host", "")
+        self.websocket_version = 13
+        self.websocket_protocols = offered
+        self.websocket_origin = headers.get("origin", "")
+        extensions = headers.get("sec-websocket-extensions")
+        offers = self._parseExtensionsHeader(extensions) if extensions else []
+        # Only offers bws can accept go on (Autobahn logs every other one, a cost a peer
+        # could multiply by sending thousands of them), and only a few of those.
+        self.websocket_extensions = [
+            offer for offer in offers if offer[0] in PERMESSAGE_COMPRESSION_EXTENSION][:8]
+        self._wskey = key
+        self.succeedHandshake((self._subProtocol, self._headers))
+        # Needed for the answer only; the request itself stays on ``upgradeRequest``.
+        self.http_headers = self._headers = self.http_request_params = _NO_HEADERS
+
+    def onOpen(self) -> None:
+        self._opened()
+        handler = self.connection.handler
+        if handler is not None:
+            self._received = handler.messageReceived
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self._received(payload, isBinary, None)
+
+    def writeWhole(self, first: int, payload: bytes) -> None:
+        """One whole unmasked (server) frame, in one write: ``first`` is FIN|RSV|opcode."""
+        n = len(payload)
+        if n < 126:
+            self.transport.write(bytes((first, n)) + payload)
+        elif n < 65536:
+            self.transport.write(_HEADER16(first, 126, n) + payload)
+        else:
+            self.transport.writeSequence((_HEADER64(first, 127, n), payload))
+
+    # -- inbound: a fast path for whole frames ---------------------------------------
+
+    _pending: _PendingFrame | None = None
+    _head = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        """Deliver complete, unfragmented data frames directly.
+
+        Autobahn's parser handles everything else (control frames, fragments, partial small
+        frames, anything malformed), so every check of RFC 6455 stays with it: a frame this
+        path is not sure about is left to Autobahn, from its first byte on. A large frame
+        still arriving is collected here and unmasked once, when complete.
+        """
+        if self._pending is not None:
+            data = self._continueFrame(data)
+            if not data:
+                return
+        if self._head:
+            data = self._head + data
+            self._head = b""
+        if (self.state != STATE_OPEN or self.data or self.current_frame is not None
+                or self.inside_message):
+            self._dataReceived(data)
+            return
+        pos = 0
+        end = len(data)
+        limit = self.connection.maxFrameSize
+        compress = self._perMessageCompress
+        # ``incomplete``: the bytes left are the start of a frame this path takes, cut short
+        # by the read; they wait here for the rest (any other bytes go to Autobahn).
+        incomplete = False
+        while True:
+            if end - pos < 2:
+                incomplete = True
+                break
+            first = data[pos]
+            second = data[pos + 1]
+            if second < 0x80 or not (first == 0x81 or first == 0x82 or (
+                    compress is not None and (first == 0xC1 or first == 0xC2))):
+                break  # not FIN + text/binary (RSV1 only when compression is on), or unmasked
+            length = second & 0x7F
+            start = pos + 6
+            incomplete = True
+            if end < start:
+                break  # the header is cut short
+            if length == 126:
+                start = pos + 8
+                if end < start:
+                    break
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                if length < 126:
+                    incomplete = False
+                    break  # not minimally encoded: Autobahn refuses it
+            elif length == 127:
+                start = pos + 14
+                if end < start:
+                    break
+                length = int.from_bytes(data[pos + 2:pos + 10], "big")
+                if length < 65536 or length >> 63:
+                    incomplete = False
+                    break  # not minimal, or the reserved top bit: Autobahn refuses it
+            incomplete = False
+            if length > limit:
+                break  # Autobahn refuses it at the header (1009)
+            stop = start + length
+            if stop > end:
+                if length >= COLLECT_FROM:
+                    self._pending = _PendingFrame(first, data[start - 4:start], length,
+                                                  [data[start:]], end - start)
+                    pos = end
+                else:
+                    incomplete = True  # a small frame cut short: wait for the rest
+                break
+            pos = stop
+            if not self._deliverFrame(first, unmask(data[start:stop], data[start - 4:start])):
+                incomplete = False
+                break
+        if pos < end:
+            if incomplete and self.state == STATE_OPEN:
+                self._head = data[pos:]  # at most a header and a frame under COLLECT_FROM
+            else:
+                self._dataReceived(data[pos:] if pos else data)
+
+    def _continueFrame(self, data: bytes) -> bytes:
+        """Add to the large frame being collected; the bytes after it, once it is whole."""
+        pending = self._pending
+        assert pending is not None
+        need = pending.length - pending.have
+        if len(data) < need:
+            pending.chunks.append(data)
+            pending.have += len(data)
+            return b""
+        pending.chunks.append(data[:need])
+        rest = data[need:]
+        self._pending = None
+        if self.state != STATE_OPEN or self.connection.closeFrameReceived:
+            return b""
+        if not self._deliverFrame(pending.first, unmask(b"".join(pending.chunks),
+                                                        pending.mask)):
+            if rest:
+                self._dataReceived(rest)
+            return b""
+        return rest
+
+    def _deliverFrame(self, first: int, payload: bytes) -> bool:
+        """Deliver one whole unmasked frame; False when reading this way must stop."""
+        if first & 0x40:
+            inflated = self._inflate(payload)
+            if inflated is None:
+                return False  # refused (1009 / 1007): Autobahn reads on for the peer's close
+            payload = inflated
+            first &= 0x8F
+        if first == 0x81:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                self._invalid_payload("encountered invalid UTF-8 while processing text message")
+                return False
+            self._received(payload, False, text)
+        else:
+            self._received(payload, True, None)
+        return self.state == STATE_OPEN and not self.connection.closeFrameReceived
+
+    def _inflate(self, payload: bytes) -> bytes | None:
+        """A whole compressed message, inflated within the message limit (RFC 7692)."""
+        compress = self._perMessageCompress
+        limit = self.maxMessagePayloadSize
+        try:
+            compress.start_decompress_message()
+            inflated = compress.decompress_message_data(payload, max_output_len=limit or None)
+            compress.end_decompress_message()
+        except PayloadExceededError:
+            self._max_message_size_exceeded(limit, limit, "message after decompression")
+            return None
+        except PayloadCorruptError as e:
+            self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
+            return None
+        return inflated  # type: ignore[no-any-return]
+
+
+def _noMessage(payload: bytes, isBinary: bool, text: str | None) -> None:
+    """Messages before the handshake completed go nowhere (none can arrive)."""
+
+
+class _PendingFrame:
+    """A large data frame whose payload is still arriving."""
+
+    __slots__ = ("first", "mask", "length", "chunks", "have")
+
+    def __init__(self, first: int, mask: bytes, length: int, chunks: list[bytes],
+                 have: int) -> None:
+        self.first = first
+        self.mask = mask
+        self.length = length
+        self.chunks = chunks
+        self.have = have
+
+
+class ClientAdapter(_Adapter, WebSocketClientProtocol):
+    """Autobahn's client protocol for one connection attempt (filled in with the client)."""
+

@@ -1,0 +1,520 @@
+# -*- test-case-name: tests.test_connection -*-
+"""``Connection``: the end-agnostic core of one WebSocket connection (RFC 6455 §5-§7).
+
+Both the server's :class:`~bws.server._caller.Caller` and the :class:`bws.Client` drive a
+``Connection``. It holds the connection's state (:class:`State`), sends messages
+(fragmented at ``maxFrameSize``, text cut only between characters), gives writers a
+Deferred that respects the transport's flow control, and runs the closing handshake with
+its timer on an injected clock. It does no I/O of its own: frames go out through a
+:class:`FrameWriter` (the Autobahn adapter in :mod:`bws._autobahn`), and what arrives is
+reported to its :class:`ConnectionHandler` (the server's service runner, or the client).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from zope.interface import implementer
+
+from bws._frames import utf8Cut
+from bws.closeframe import isValidCloseCode
+from bws.config import seconds
+from bws.errors import ConnectionClosureError, CorruptedFrameError, Error
+
+__all__ = ["Connection", "State", "FrameWriter", "ConnectionHandler", "closeTimeout",
+           "CLOSE_NO_STATUS", "CLOSE_ABNORMAL"]
+
+#: The status a close frame without a code reports (RFC 6455 §7.1.5).
+CLOSE_NO_STATUS = 1005
+#: The status of a connection that ended without a close frame (RFC 6455 §7.1.5).
+CLOSE_ABNORMAL = 1006
+#: Seconds to wait for the peer's close after bws failed the connection (1002/1007/1009):
+#: the byte stream is out of step, so the peer's close may never be recognised.
+FAILED_CLOSE_TIMEOUT = 1.0
+#: Longest timeout ``close`` accepts (the reference refuses absurd values).
+MAX_TIMEOUT = 2**31 - 1
+
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_PING = 0x9
+OP_PONG = 0xA
+
+_ids = itertools.count(1)
+_idPrefix = os.urandom(4).hex()
+
+
+def newConnectionId() -> str:
+    """A process-unique, stable id for one connection."""
+    return f"{_idPrefix}-{next(_ids):x}"
+
+
+def closeTimeout(timeout: Any) -> float:
+    """Validate a ``close`` timeout: decimal seconds >= 0, or -1 for "wait forever".
+
+    :raise bws.Error: ``Invalid timeout value: ...`` for anything else.
+    """
+    try:
+        value = seconds(timeout)
+    except (TypeError, ValueError, ArithmeticError):
+        raise Error(f"Invalid timeout value: {timeout}") from None
+    if value == -1:
+        return value
+    if value < 0 or value > MAX_TIMEOUT or value != value:
+        raise Error(f"Invalid timeout value: {timeout}")
+    return value
+
+
+class State(enum.Enum):
+    """Where a connection is in its life (RFC 6455 §4, §7)."""
+
+    #: The opening handshake has not completed.
+    CONNECTING = "connecting"
+    OPEN = "open"
+    #: We sent a close frame first; the peer's answer is awaited.
+    CLOSE_SENT = "close sent"
+    #: The peer's close frame was delivered; our answer is still to go.
+    CLOSE_RECEIVED = "close received"
+    #: Both close frames went, or the TCP connection is gone.
+    CLOSED = "closed"
+
+
+class FrameWriter(Protocol):
+    """What a :class:`Connection` writes through (implemented by the Autobahn adapter)."""
+
+    def writeWhole(self, first: int, payload: bytes) -> None:
+        """One whole frame; ``first`` is the header's first byte (FIN|RSV|opcode)."""
+
+    def writeFrame(self, opcode: int, payload: bytes, fin: bool, rsv: int) -> None:
+        """One frame of a fragmented message, or a control frame."""
+
+    def compress(self, payload: bytes) -> bytes:
+        """A whole message deflated (RFC 7692 §7.2.1), when compression was negotiated."""
+
+    def writeClose(self, code: int | None, reason: bytes | None, isReply: bool) -> None:
+        """A close frame: ours first (``isReply`` false) or the answer to the peer's."""
+
+    def pauseReading(self) -> None:
+        """Stop reading from the transport."""
+
+    def resumeReading(self) -> None:
+        """Read from the transport again."""
+
+    def loseConnection(self) -> None:
+        """Close TCP once what was written is sent."""
+
+    def abortConnection(self) -> None:
+        """Drop TCP now."""
+
+
+class ConnectionHandler(Protocol):
+    """Who a :class:`Connection` reports to: the server's runner, or the client."""
+
+    def closeReceived(self, code: int, reason: str) -> None:
+        """The peer started the closing handshake (its close frame was well-formed).
+
+        The handler answers with :meth:`Connection.answerClose` when it is ready.
+        """
+
+    def pingReceived(self, payload: bytes) -> None:
+        """A ping arrived (answer it with a pong, or let a service do so)."""
+
+    def pongReceived(self, payload: bytes) -> None:
+        """A pong arrived."""
+
+    def failed(self, error: Error) -> None:
+        """bws failed the connection (1002/1007/1009 sent) because of ``error``."""
+
+    def opened(self) -> None:
+        """The opening handshake completed."""
+
+    def messageReceived(self, payload: bytes, isBinary: bool, text: str | None = None) -> None:
+        """A whole message arrived (``text``: its decoded form, when already decoded)."""
+
+    def connectionLost(self, abnormal: bool) -> None:
+        """TCP is gone; ``abnormal`` when no close frame went either way (1006)."""
+
+
+@implementer(IPushProducer)
+class Connection:
+    """One WebSocket connection's state, sending, flow control and closing handshake.
+
+    :ivar state: a :class:`State`.
+    :ivar connectionId: a string unique to this connection in this process.
+    :ivar attributes: per-connection values of ``setAttribute`` / ``getAttribute``.
+    :ivar subProtocol: the subprotocol agreed in the opening handshake, or ``None``.
+    :ivar compressed: whether permessage-deflate was agreed (RFC 7692).
+    :ivar closeStatus: the code of the peer's close frame (1005 without one, 1006 when
+        none came), once known.
+    :ivar closeReason: the reason of the peer's close frame.
+    :ivar failure: the error bws failed the connection with, if it did.
+    """
+
+    __slots__ = ("clock", "writer", "handler", "maxFrameSize", "closureTimeout", "dropWait",
+                 "state", "connectionId", "attributes", "subProtocol", "compressed",
+                 "closeStatus", "closeReason", "failure", "closeFrameReceived",
+                 "_readPauses", "_writePaused", "_writeWaiters", "_closeWaiter", "_closeTimer",
+                 "_dropTimer", "_lostWaiters", "__weakref__")
+
+    def __init__(self, clock: IReactorTime, maxFrameSize: int, closureTimeout: float,
+                 dropWait: float | None = None) -> None:
+        """
+        :param clock: times the close handshake.
+        :param maxFrameSize: outbound messages are fragmented at this many bytes.
+        :param closureTimeout: default decimal seconds ``close`` waits for the peer's
+            close frame; -1 waits forever.
+        :param dropWait: seconds to wait, after both close frames, for the peer to drop
+            TCP before dropping it ourselves (a client, RFC 6455 §7.1.1); ``None`` when
+            this end drops it itself (a server).
+        """
+        self.clock = clock
+        self.writer: FrameWriter | None = None
+        self.handler: ConnectionHandler | None = None
+        self.maxFrameSize = maxFrameSize
+        self.closureTimeout = closureTimeout
+        self.dropWait = dropWait
+        self.state = State.CONNECTING
+        self.connectionId = newConnectionId()
+        self.attributes: dict[str, Any] = {}
+        self.subProtocol: str | None = None
+        self.compressed = False
+        self.closeStatus: int | None = None
+        self.closeReason = ""
+        self.failure: Error | None = None
+        #: A close frame came from the peer (as an answer or first).
+        self.closeFrameReceived = False
+        self._readPauses: set[str] | None = None
+        self._writePaused = False
+        self._writeWaiters: list[Deferred[None]] | None = None
+        self._closeWaiter: Deferred[None] | None = None
+        self._closeTimer: IDelayedCall | None = None
+        self._dropTimer: IDelayedCall | None = None
+        self._lostWaiters: list[Deferred[None]] | None = None
+
+    # -- opening ---------------------------------------------------------------------
+
+    def opened(self, writer: FrameWriter, subProtocol: str | None, compressed: bool) -> None:
+        """The opening handshake completed: frames may flow through ``writer``."""
+        self.writer = writer
+        self.subProtocol = subProtocol
+        self.compressed = compressed
+        self.state = State.OPEN
+        if self.handler is not None:
+            self.handler.opened()
+
+    # -- flow control ----------------------------------------------------------------
+
+    def pauseReading(self, why: str) -> None:
+        """Stop reading from the transport until every reason given is lifted."""
+        if not self._readPauses:
+            if self.writer is not None and self.state is not State.CLOSED:
+                self.writer.pauseReading()
+            self._readPauses = set()
+        self._readPauses.add(why)
+
+    def resumeReading(self, why: str) -> None:
+        """Lift one reason for not reading."""
+        pauses = self._readPauses
+        if not pauses:
+            return
+        pauses.discard(why)
+        if not pauses and self.writer is not None and self.state is not State.CLOSED:
+            self.writer.resumeReading()
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: hold writers, and stop reading meanwhile."""
+        self._writePaused = True
+        self.pauseReading("write")
+
+    def resumeProducing(self) -> None:
+        """The transport drained: release held writers."""
+        self._writePaused = False
+        waiters, self._writeWaiters = self._writeWaiters, None
+        for d in waiters or ():
+            d.callback(None)
+        if not self._writePaused:
+            self.resumeReading("write")
+
+    def stopProducing(self) -> None:
+        """The transport is going away; held writers fail in :meth:`connectionLost`."""
+
+    def writeDone(self) -> Deferred[None]:
+        """A Deferred that fires once the transport can take more data."""
+        if not self._writePaused:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        if self._writeWaiters is None:
+            self._writeWaiters = []
+        self._writeWaiters.append(d)
+        return d
+
+    # -- sending -----------------------------------------------------------------------
+
+    def writeRefusal(self, kind: str) -> Error | None:
+        """Why a write of ``kind`` ("text", "binary", "control") must fail now, or None."""
+        state = self.state
+        if state is State.OPEN:
+            return None
+        if state is State.CLOSE_SENT:
+            text = "Cannot push text data!" if kind == "text" else f"Cannot push {kind} data."
+            return ConnectionClosureError(f"Close frame already sent. {text}")
+        return ConnectionClosureError("Connection already closed")
+
+    def sendPayload(self, payload: bytes, isBinary: bool) -> None:
+        """Send one message, fragmented at ``maxFrameSize`` (text on UTF-8 boundaries).
+
+        The caller has checked that the connection is open.
+        """
+        writer = self.writer
+        assert writer is not None
+        limit = self.maxFrameSize
+        if not self.compressed:
+            if len(payload) <= limit:
+                writer.writeWhole(0x82 if isBinary else 0x81, payload)  # the common case
+                return
+            self._sendFragments(payload, OP_BINARY if isBinary else OP_TEXT, 0, not isBinary)
+            return
+        payload = writer.compress(payload)
+        if len(payload) <= limit:
+            writer.writeWhole(0xC2 if isBinary else 0xC1, payload)
+            return
+        # Compressed bytes may be cut anywhere (RFC 7692 §6.1).
+        self._sendFragments(payload, OP_BINARY if isBinary else OP_TEXT, 4, False)
+
+    def _sendFragments(self, payload: bytes, opcode: int, rsv: int, textCuts: bool) -> None:
+        """Write ``payload`` as one message of frames no larger than ``maxFrameSize``."""
+        writer = self.writer
+        assert writer is not None
+        limit = self.maxFrameSize
+        n = len(payload)
+        start = 0
+        first = True
+        while True:
+            end = min(start + limit, n)
+            if textCuts and end < n:
+                end = utf8Cut(payload, end)
+            fin = end >= n
+            writer.writeFrame(opcode if first else 0, payload[start:end], fin,
+                              rsv if first else 0)
+            if fin:
+                return
+            first = False
+            start = end
+
+    def writeMessage(self, payload: bytes, isBinary: bool, kind: str) -> Deferred[None]:
+        """Send a message; the Deferred fires when the transport took it (flow control).
+
+        :raise ConnectionClosureError: (failed Deferred) the connection is closing or closed.
+        """
+        refusal = self.writeRefusal(kind)
+        if refusal is not None:
+            return fail(refusal)
+        self.sendPayload(payload, isBinary)
+        return self.writeDone()
+
+    def writeControl(self, opcode: int, data: bytes, name: str) -> Deferred[None]:
+        """Send a ping (9) or pong (10).
+
+        :raise CorruptedFrameError: (failed Deferred) over 125 bytes (RFC 6455 §5.5).
+        :raise ConnectionClosureError: (failed Deferred) closing or closed.
+        """
+        data = bytes(data)
+        if len(data) > 125:
+            return fail(CorruptedFrameError(
+                f"invalid payload for {name} (payload length must be <= 125, was {len(data)})"))
+        refusal = self.writeRefusal("control")
+        if refusal is not None:
+            return fail(refusal)
+        assert self.writer is not None
+        self.writer.writeFrame(opcode, data, True, 0)
+        return self.writeDone()
+
+    def pong(self, data: bytes) -> None:
+        """Answer a ping now (RFC 6455 §5.5.3), if the connection still sends."""
+        if self.state is State.OPEN and self.writer is not None:
+            self.writer.writeFrame(OP_PONG, data, True, 0)
+
+    # -- closing -----------------------------------------------------------------------
+
+    def close(self, statusCode: int | None, reason: str | None, timeout: Any) -> Deferred[None]:
+        """Start the closing handshake (spec §3.2 ``close``, RFC 6455 §7.1.2).
+
+        :param statusCode: 1000-1003, 1007-1011, 3000-4999 (or 1012-1014), or None to send
+            a close frame without a code.
+        :param reason: at most 123 bytes of it are sent (cut between characters).
+        :param timeout: decimal seconds to wait for the peer's close frame; ``None`` for
+            the configured default; 0 sends the close without waiting; -1 waits forever.
+        :return: fires when the peer's close frame arrives (at once with timeout 0).
+        :raise ConnectionClosureError: (failed Deferred) an invalid code, a second close,
+            a close after the connection closed, or no answer within ``timeout`` (then the
+            TCP connection is dropped).
+        """
+        if statusCode is not None and (isinstance(statusCode, bool)
+                                       or not isinstance(statusCode, int)
+                                       or not isValidCloseCode(statusCode)):
+            return fail(ConnectionClosureError(
+                f"Failed to execute close. Invalid status code: {statusCode}"))
+        try:
+            wait = self.closureTimeout if timeout is None else closeTimeout(timeout)
+        except Error as e:
+            return fail(e)
+        state = self.state
+        if state is State.CLOSE_SENT:
+            return fail(ConnectionClosureError(
+                "Close frame already sent. Cannot send close frame again."))
+        if state is not State.OPEN and state is not State.CLOSE_RECEIVED:
+            return fail(ConnectionClosureError("Connection already closed"))
+        writer = self.writer
+        assert writer is not None
+        reasonBytes = None
+        if reason:
+            reasonBytes = reason.encode("utf-8")
+            if len(reasonBytes) > 123:
+                reasonBytes = reasonBytes[:utf8Cut(reasonBytes, 123)]
+        elif statusCode is not None and reason is not None:
+            reasonBytes = b""
+        if state is State.CLOSE_RECEIVED or self.closeFrameReceived:
+            # The peer closed first (we are inside onClose, or its close is queued behind
+            # the callback that calls this): this close is the answer.
+            self._answer(statusCode, reasonBytes)
+            return succeed(None)
+        self.state = State.CLOSE_SENT
+        d: Deferred[None] = Deferred()
+        self._closeWaiter = d
+        writer.writeClose(statusCode, reasonBytes, False)
+        if wait == 0:
+            # "Do not wait for the answer": the close goes out, then TCP is closed.
+            self._closeWaiter = None
+            d.callback(None)
+            writer.loseConnection()
+        elif wait > 0 and self.state is State.CLOSE_SENT:
+            self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)
+        return d
+
+    def _closeTimedOut(self, wait: float) -> None:
+        self._closeTimer = None
+        waiter, self._closeWaiter = self._closeWaiter, None
+        shown = int(wait) if wait == int(wait) else wait
+        if waiter is not None:
+            waiter.errback(ConnectionClosureError(
+                "Could not receive a WebSocket close frame from remote endpoint within "
+                f"{shown} seconds"))
+        if self.writer is not None:
+            self.writer.abortConnection()
+
+    def failed(self, error: Error) -> None:
+        """bws sent a close frame because the peer broke the protocol (1002/1007/1009)."""
+        if self.failure is not None:
+            return
+        self.failure = error
+        if self.state is State.OPEN or self.state is State.CLOSE_RECEIVED:
+            self.state = State.CLOSE_SENT
+            wait = self.closureTimeout
+            wait = FAILED_CLOSE_TIMEOUT if wait < 0 else min(wait, FAILED_CLOSE_TIMEOUT)
+            self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)
+            if self.handler is not None:
+                self.handler.failed(error)
+
+    def closeFrameArrived(self, code: int | None, reason: str) -> None:
+        """The peer's (well-formed) close frame arrived: the answer to ours, or its own
+        start of the closing handshake, which goes to the handler."""
+        self.closeFrameReceived = True
+        if self.state is State.CLOSE_SENT:
+            self._closeAnswered()
+            return
+        if self.closeStatus is not None:
+            return  # a second close frame from the peer: ignore it
+        self.closeStatus = CLOSE_NO_STATUS if code is None else code
+        self.closeReason = reason
+        if self.handler is not None:
+            self.handler.closeReceived(self.closeStatus, reason)
+
+    def peerCloseDelivered(self) -> None:
+        """The handler has taken the peer's close: data writes stop from now on."""
+        if self.state is State.OPEN:
+            self.state = State.CLOSE_RECEIVED
+
+    def answerClose(self) -> None:
+        """Answer the peer's close with the same code and reason (RFC 6455 §5.5.1)."""
+        if self.state is State.OPEN or self.state is State.CLOSE_RECEIVED:
+            code = None if self.closeStatus == CLOSE_NO_STATUS else self.closeStatus
+            reason = self.closeReason.encode("utf-8")
+            self._answer(code, reason[:utf8Cut(reason, 123)] if len(reason) > 123 else
+                         reason or None)
+
+    def _answer(self, code: int | None, reason: bytes | None) -> None:
+        self.state = State.CLOSED
+        assert self.writer is not None
+        self.writer.writeClose(code, reason, True)
+        self._bothClosed()
+
+    def _closeAnswered(self) -> None:
+        if self._closeTimer is not None and self._closeTimer.active():
+            self._closeTimer.cancel()
+        self._closeTimer = None
+        self.state = State.CLOSED
+        waiter, self._closeWaiter = self._closeWaiter, None
+        if waiter is not None:
+            waiter.callback(None)
+        self._bothClosed()
+
+    def _bothClosed(self) -> None:
+        """Both close frames went: the server drops TCP; a client gives it time to."""
+        if self.writer is None:
+            return
+        if self.dropWait is None:
+            self.writer.loseConnection()
+        elif self._dropTimer is None:
+            self._dropTimer = self.clock.callLater(self.dropWait, self._drop)
+
+    def _drop(self) -> None:
+        self._dropTimer = None
+        if self.writer is not None:
+            self.writer.abortConnection()
+
+    def abort(self) -> None:
+        """Drop TCP now, without a closing handshake."""
+        if self.writer is not None and self.state is not State.CLOSED:
+            self.writer.abortConnection()
+
+    def whenLost(self) -> Deferred[None]:
+        """A Deferred that fires once the TCP connection is gone."""
+        d: Deferred[None] = Deferred()
+        if self.writer is None and self.state is State.CLOSED:
+            d.callback(None)
+            return d
+        if self._lostWaiters is None:
+            self._lostWaiters = []
+        self._lostWaiters.append(d)
+        return d
+
+    def connectionLost(self) -> None:
+        """TCP is gone: fail what still waits, cancel the timers, tell the handler."""
+        abnormal = self.state is State.OPEN and not self.closeFrameReceived
+        self.state = State.CLOSED
+        for timer in (self._closeTimer, self._dropTimer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._closeTimer = self._dropTimer = None
+        waiter, self._closeWaiter = self._closeWaiter, None
+        if waiter is not None:
+            if self.closeFrameReceived:
+                waiter.callback(None)
+            else:
+                waiter.errback(ConnectionClosureError(
+                    "Connection closed by remote endpoint without echoing a close frame"))
+        writers, self._writeWaiters = self._writeWaiters, None
+        for d in writers or ():
+            d.errback(ConnectionClosureError("Connection closed before the message was sent"))
+        if abnormal and self.closeStatus is None:
+            self.closeStatus = CLOSE_ABNORMAL
+        if self.handler is not None:
+            self.handler.connectionLost(abnormal)
+        self.writer = None
+        lost, self._lostWaiters = self._lostWaiters, None
+        for d in lost or ():
+            d.callback(None)

@@ -1,0 +1,1 @@
+"""The server side of bws: routing, the handshake, dispatch, the service runner, the listener."""
