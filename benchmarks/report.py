@@ -12,8 +12,8 @@ from statistics import median
 from benchmarks.scenarios import SCENARIOS
 
 SUBJECT = "bws"
-BASELINES = ("autobahn", "websockets")
-ORDER = ("autobahn", "websockets", "bws")
+BASELINES = ("autobahn", "websockets", "bws-baseline")
+ORDER = ("autobahn", "websockets", "bws-baseline", "bws")
 MISSING = "—"
 
 

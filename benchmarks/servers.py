@@ -1,6 +1,6 @@
 """Echo servers under test, one per process.
 
-    python -m benchmarks.servers {autobahn|websockets|bws|picows} PORT [--compression]
+    python -m benchmarks.servers {autobahn|websockets|bws|bws-baseline|picows} PORT [--compression]
 
 Each echoes text and binary messages on 127.0.0.1:PORT and prints ``READY`` once it
 listens.  ``picows`` is not a contender: it is the near-zero-cost reference server used
@@ -17,7 +17,7 @@ import sys
 # Large enough for the 1 MiB scenario, small enough to be a sane production limit.
 MAX_MESSAGE = 16 * 2**20
 
-SERVERS = ("autobahn", "websockets", "bws", "picows")
+SERVERS = ("autobahn", "websockets", "bws", "bws-baseline", "picows")
 
 
 def _ready() -> None:
@@ -107,6 +107,19 @@ def run_bws(port: int, compression: bool) -> None:
     os.execv(sys.executable, argv)
 
 
+def run_bws_baseline(port: int, compression: bool) -> None:
+    """The same bws echo server from another checkout: ``$BWS_BASELINE`` names its directory
+    (e.g. ``git worktree add /tmp/base HEAD~1``), so a change is measured against the
+    commit before it in one run, on the same Python and dependencies."""
+    base = os.environ.get("BWS_BASELINE")
+    if not base or not os.path.isdir(os.path.join(base, "bws")):
+        sys.exit("bws-baseline: set BWS_BASELINE to a checkout of bws (a directory with bws/)")
+    os.chdir(base)
+    os.environ["PYTHONPATH"] = base
+    sys.path.insert(0, base)
+    run_bws(port, compression)
+
+
 def run_picows(port: int, compression: bool) -> None:
     from picows import WSListener, WSMsgType, ws_create_server
 
@@ -142,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--compression", action="store_true", help="accept permessage-deflate")
     args = parser.parse_args(argv)
-    runner = globals()[f"run_{args.server}"]
+    runner = globals()[f"run_{args.server.replace('-', '_')}"]
     runner(args.port, args.compression)
 
 
