@@ -28,8 +28,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from bws._fields import seconds
 from bws.closeframe import isValidCloseCode
-from bws.config import seconds
 from bws.errors import (
     ConnectionClosureError,
     CorruptedFrameError,

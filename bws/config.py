@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import attrs
 
+from bws._fields import Fields, nameTuple
 from bws.errors import Error
+from bws.tls._records import ListenerSecureSocket
 
 __all__ = [
     "ConfigurationError",
@@ -40,90 +41,29 @@ class ConfigurationError(Error, ValueError):
     """A configuration value is wrong; the message names the record and field."""
 
 
-def _fail(inst: Any, attribute: attrs.Attribute, message: str) -> None:
-    raise ConfigurationError(f"{type(inst).__name__}.{attribute.name}: {message}")
-
-
-def seconds(value: Any) -> float:
-    """Decimal seconds (``int``, ``float``, ``Decimal``, numeric ``str``) as ``float``."""
-    if isinstance(value, bool):
-        raise TypeError("a duration in seconds must be a number, not a bool")
-    if isinstance(value, (int, float, Decimal)):
-        return float(value)
-    if isinstance(value, str):
-        return float(Decimal(value))
-    raise TypeError(f"a duration in seconds must be a number, not {type(value).__name__}")
-
-
-def _secondsField(default: float, *, minimum: float | None = 0, allowMinusOne: bool = False,
-                  message: str | None = None) -> Any:
-    def check(inst: Any, attribute: attrs.Attribute, value: float) -> None:
-        if value != value or value in (float("inf"), float("-inf")):
-            _fail(inst, attribute, f"must be a finite number of seconds, got {value!r}")
-        if allowMinusOne and value == -1:
-            return
-        if minimum is not None and value < minimum:
-            _fail(inst, attribute, message or f"must be >= {minimum}, got {value!r}")
-
-    def convert(value: Any) -> float:
-        try:
-            return seconds(value)
-        except (TypeError, ValueError, ArithmeticError) as e:
-            raise ConfigurationError(f"invalid duration {value!r}: {e}") from None
-
-    return attrs.field(default=default, converter=convert, validator=check)
-
-
-def _int(minimum: int | None = None) -> Callable[[Any, attrs.Attribute, Any], None]:
-    def check(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            _fail(inst, attribute, f"must be an int, got {value!r}")
-        if minimum is not None and value < minimum:
-            _fail(inst, attribute, f"must be >= {minimum}, got {value!r}")
-
-    return check
-
-
-def _bool(inst: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not isinstance(value, bool):
-        _fail(inst, attribute, f"must be True or False, got {value!r}")
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)
-
-
-def _stringsValidator(inst: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
-    for item in value:
-        if not isinstance(item, str) or not item:
-            _fail(inst, attribute, f"must be non-empty strings, got {item!r}")
+_checks = Fields(ConfigurationError)
 
 
 @attrs.frozen
 class ListenerHttp1Settings:
     """HTTP/1.x settings for the upgrade request (spec §2.1)."""
 
-    keepAlive: str = attrs.field(default=KEEPALIVE_AUTO)
-    maxPipelinedRequests: int = attrs.field(default=10, validator=_int(1))
-
-    @keepAlive.validator
-    def _checkKeepAlive(self, attribute: attrs.Attribute, value: str) -> None:
-        if value not in (KEEPALIVE_AUTO, KEEPALIVE_ALWAYS, KEEPALIVE_NEVER):
-            _fail(self, attribute, f"must be AUTO, ALWAYS or NEVER, got {value!r}")
+    keepAlive: str = attrs.field(
+        default=KEEPALIVE_AUTO,
+        validator=_checks.checkOneOf(KEEPALIVE_AUTO, KEEPALIVE_ALWAYS, KEEPALIVE_NEVER))
+    maxPipelinedRequests: int = attrs.field(default=10, validator=_checks.checkInt(1))
 
 
 @attrs.frozen
 class RequestLimitConfigs:
     """Size limits of the upgrade request: 414, 431 and 413 when exceeded (spec §2.1)."""
 
-    maxUriLength: int = attrs.field(default=4096, validator=_int(1))
-    maxHeaderSize: int = attrs.field(default=8192, validator=_int(1))
+    maxUriLength: int = attrs.field(default=4096, validator=_checks.checkInt(1))
+    maxHeaderSize: int = attrs.field(default=8192, validator=_checks.checkInt(1))
     #: -1 means no limit.
-    maxEntityBodySize: int = attrs.field(default=-1, validator=_int(-1))
+    maxEntityBodySize: int = attrs.field(default=-1, validator=_checks.checkInt(-1))
     #: Header lines allowed before 431 (a bws addition: counts, not only bytes).
-    maxHeaderCount: int = attrs.field(default=100, validator=_int(1))
+    maxHeaderCount: int = attrs.field(default=100, validator=_checks.checkInt(1))
 
 
 def _coerceHttp1(value: Any) -> Any:
@@ -142,36 +82,19 @@ def _coerceRetry(value: Any) -> Any:
 class ListenerConfiguration:
     """Listener settings (spec §2.1) with the reference defaults."""
 
-    host: str = attrs.field(default="0.0.0.0")
+    host: str = attrs.field(default="0.0.0.0", validator=_checks.checkText())
     http1Settings: ListenerHttp1Settings = attrs.field(
         factory=ListenerHttp1Settings, converter=_coerceHttp1)
-    secureSocket: Any = attrs.field(default=None)
+    secureSocket: ListenerSecureSocket | None = attrs.field(
+        default=None, validator=_checks.checkInstanceOf(ListenerSecureSocket, optional=True))
     #: Seconds to receive the whole upgrade request; 0 disables the deadline.
-    timeout: float = _secondsField(120, message=(
+    timeout: float = _checks.secondsField(120, message=(
         "Idle timeout cannot be negative. If you want to disable the timeout please use value 0"))
-    server: str | None = attrs.field(default=None)
-    webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_bool)
+    server: str | None = attrs.field(
+        default=None, validator=_checks.checkText(optional=True, singleLine=True))
+    webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_checks.checkBool)
     requestLimits: RequestLimitConfigs = attrs.field(
         factory=RequestLimitConfigs, converter=_coerceLimits)
-
-    @host.validator
-    def _checkHost(self, attribute: attrs.Attribute, value: Any) -> None:
-        if not isinstance(value, str):
-            _fail(self, attribute, f"must be a host name or address, got {value!r}")
-
-    @server.validator
-    def _checkServer(self, attribute: attrs.Attribute, value: Any) -> None:
-        if value is not None and (not isinstance(value, str) or "\r" in value or "\n" in value):
-            _fail(self, attribute, f"must be a single-line string, got {value!r}")
-
-    @secureSocket.validator
-    def _checkSecureSocket(self, attribute: attrs.Attribute, value: Any) -> None:
-        if value is None:
-            return
-        from bws.tls import ListenerSecureSocket
-
-        if not isinstance(value, ListenerSecureSocket):
-            _fail(self, attribute, f"must be a bws.ListenerSecureSocket, got {value!r}")
 
 
 def _frameSize(value: Any) -> int:
@@ -193,7 +116,7 @@ def _origin(value: str) -> str:
 def _origins(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
-    return tuple(_origin(v) for v in _strings(value))
+    return tuple(_origin(v) for v in nameTuple(value))
 
 
 @attrs.frozen
@@ -201,20 +124,20 @@ class WSServiceConfig:
     """Per upgrade service settings (spec §3.1.1 and the later upstream fields)."""
 
     subProtocols: tuple[str, ...] = attrs.field(
-        default=(), converter=_strings, validator=_stringsValidator)
+        default=(), converter=nameTuple, validator=_checks.checkNames())
     #: Seconds without traffic before ``onIdleTimeout``; 0 is off. It does not close.
-    idleTimeout: float = _secondsField(0)
+    idleTimeout: float = _checks.secondsField(0)
     maxFrameSize: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, converter=_frameSize)
     #: Largest (inflated) message, bws addition; <= 0 means 16 frames of ``maxFrameSize``.
-    maxMessageSize: int = attrs.field(default=0, validator=_int())
+    maxMessageSize: int = attrs.field(default=0, validator=_checks.checkInt())
     auth: tuple[Any, ...] | None = attrs.field(
         default=None, converter=attrs.converters.optional(tuple))
-    validation: bool = attrs.field(default=True, validator=_bool)
+    validation: bool = attrs.field(default=True, validator=_checks.checkBool)
     dispatcherKey: str | None = None
     #: Accepted for compatibility; it has no runtime effect (as in the reference).
     dispatcherStreamId: str | None = attrs.field(default=None)
     #: Seconds to wait for the peer's close frame; -1 waits forever.
-    connectionClosureTimeout: float = _secondsField(
+    connectionClosureTimeout: float = _checks.secondsField(
         60, allowMinusOne=True, message="must be >= 0, or -1 to wait forever")
     #: Exact ``scheme://host[:port]`` origins allowed to connect (None: any).
     allowedOrigins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
@@ -222,7 +145,7 @@ class WSServiceConfig:
     @dispatcherStreamId.validator
     def _checkStreamId(self, attribute: attrs.Attribute, value: Any) -> None:
         if value is not None and self.dispatcherKey is None:
-            _fail(self, attribute, "dispatcherStreamId needs dispatcherKey")
+            _checks.fail(self, attribute, "dispatcherStreamId needs dispatcherKey")
 
     @property
     def messageLimit(self) -> int:
@@ -261,16 +184,12 @@ def serviceConfigOf(upgradeService: Any) -> WSServiceConfig:
 class RetryConfig:
     """Client reconnection policy (spec §4.1 ``retryConfig``)."""
 
-    interval: float = _secondsField(1)
-    backOffFactor: float = attrs.field(default=1.0, converter=float)
-    maxWaitInterval: float = _secondsField(30, minimum=None)
+    interval: float = _checks.secondsField(1)
+    backOffFactor: float = attrs.field(
+        default=1.0, converter=float, validator=_checks.checkNumber(1.0, finite=True))
+    maxWaitInterval: float = _checks.secondsField(30, minimum=None)
     #: 0 retries forever.
-    maxCount: int = attrs.field(default=0, validator=_int(0))
-
-    @backOffFactor.validator
-    def _checkFactor(self, attribute: attrs.Attribute, value: float) -> None:
-        if not value >= 1.0 or value == float("inf"):
-            _fail(self, attribute, f"must be a finite number >= 1.0, got {value!r}")
+    maxCount: int = attrs.field(default=0, validator=_checks.checkInt(0))
 
     def __attrs_post_init__(self) -> None:
         if self.maxWaitInterval < 0:
@@ -290,24 +209,24 @@ class ClientConfiguration:
     """Client settings (spec §4.1) with the reference defaults."""
 
     subProtocols: tuple[str, ...] = attrs.field(
-        default=(), converter=_strings, validator=_stringsValidator)
+        default=(), converter=nameTuple, validator=_checks.checkNames())
     customHeaders: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
     #: Seconds a read waits; -1 waits forever.
-    readTimeout: float = _secondsField(-1, allowMinusOne=True)
+    readTimeout: float = _checks.secondsField(-1, allowMinusOne=True)
     #: Seconds a write may wait for flow control; -1 waits forever.
-    writeTimeout: float = _secondsField(-1, allowMinusOne=True)
+    writeTimeout: float = _checks.secondsField(-1, allowMinusOne=True)
     secureSocket: Any = None
     maxFrameSize: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, converter=_frameSize)
-    maxMessageSize: int = attrs.field(default=0, validator=_int())
-    webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_bool)
+    maxMessageSize: int = attrs.field(default=0, validator=_checks.checkInt())
+    webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_checks.checkBool)
     #: Seconds for the opening handshake; < 0 means the default, 300.
-    handShakeTimeout: float = _secondsField(300, minimum=None)
+    handShakeTimeout: float = _checks.secondsField(300, minimum=None)
     cookies: Sequence[Any] = attrs.field(factory=tuple, converter=tuple)
     auth: Any = None
     pingPongHandler: Any = None
     retryConfig: RetryConfig | None = attrs.field(
         default=None, converter=_coerceRetry)
-    validation: bool = attrs.field(default=True, validator=_bool)
+    validation: bool = attrs.field(default=True, validator=_checks.checkBool)
 
     def __attrs_post_init__(self) -> None:
         if self.handShakeTimeout < 0:

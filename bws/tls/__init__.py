@@ -1,0 +1,51 @@
+# -*- test-case-name: tests.test_tls -*-
+"""TLS for bws: the ``secureSocket`` records (spec §2.1, §5.1) and the factories that apply
+them to Twisted's TLS, with failures worded as :class:`bws.errors.SslError`.
+
+The implementation lives in private modules: ``_suites`` (cipher and version names),
+``_records`` (the records), ``_files`` (certificate, key and CRL loading), ``_wording``
+(failure messages), ``_contexts`` (the factories) and ``_transport`` (the TLS protocol).
+"""
+
+from __future__ import annotations
+
+from bws.tls._contexts import clientTLSFactory, listenerTLSFactory
+from bws.tls._records import (
+    OCSP_CRL,
+    OCSP_STAPLING,
+    OPTIONAL,
+    REQUIRE,
+    CertKey,
+    CertValidation,
+    ClientSecureSocket,
+    KeyStore,
+    ListenerSecureSocket,
+    MutualSsl,
+    Protocol,
+    TrustStore,
+)
+from bws.tls._suites import TLS_DEFAULT_CIPHERS, TLS_DEFAULT_VERSIONS
+from bws.tls._transport import isSecureTransport, peerCertificate
+from bws.tls._wording import sslErrorFromFailure
+
+__all__ = [
+    "REQUIRE",
+    "OPTIONAL",
+    "OCSP_STAPLING",
+    "OCSP_CRL",
+    "TLS_DEFAULT_CIPHERS",
+    "TLS_DEFAULT_VERSIONS",
+    "CertKey",
+    "KeyStore",
+    "TrustStore",
+    "MutualSsl",
+    "Protocol",
+    "CertValidation",
+    "ListenerSecureSocket",
+    "ClientSecureSocket",
+    "listenerTLSFactory",
+    "clientTLSFactory",
+    "sslErrorFromFailure",
+    "peerCertificate",
+    "isSecureTransport",
+]
