@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from autobahn.exception import PayloadCorruptError, PayloadExceededError
 from autobahn.twisted.websocket import (
@@ -158,6 +158,11 @@ class _Adapter(WebSocketProtocol):
     connection: Connection
     transport: Any
     factory: Any
+    # Autobahn's attributes bws reads, declared for type checkers.
+    websocket_protocol_in_use: str | None
+    maxMessagePayloadSize: int
+    _perMessageCompress: Any
+    CONFIG_ATTRS: list[str]
 
     # -- Autobahn's per-connection set-up -------------------------------------------------
 
@@ -170,12 +175,12 @@ class _Adapter(WebSocketProtocol):
             if not hasattr(self, name):
                 setattr(self, name, getattr(factory, name))
         self._perMessageCompress = None
-        self.trackedTimings = None
+        self.trackedTimings = cast(Any, None)
         self.trafficStats = TrafficStats()
         self.state = WebSocketProtocol.STATE_CONNECTING
         self.send_state = WebSocketProtocol.SEND_STATE_GROUND
         self.data = b""
-        self.send_queue = ()  # made a deque only if Autobahn ever queues (sync/chopped writes)
+        self.send_queue = cast(Any, ())  # made a deque only if Autobahn ever queues (sync/chopped writes)
         self.triggered = False
         self.utf8validator = Utf8Validator()
         self.wasMaxFramePayloadSizeExceeded = False
@@ -184,7 +189,7 @@ class _Adapter(WebSocketProtocol):
         self.failedByMe = False
         self.droppedByMe = False
         self.wasClean = False
-        self.wasNotCleanReason = None
+        self.wasNotCleanReason = cast(Any, None)
         self.wasServerConnectionDropTimeout = False
         self.wasOpenHandshakeTimeout = False
         self.wasCloseHandshakeTimeout = False
@@ -338,7 +343,7 @@ class _Adapter(WebSocketProtocol):
             self.connection.connectionLost()
 
 
-class ServerAdapter(_Adapter, WebSocketServerProtocol):
+class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  # Autobahn's bases disagree
     """Autobahn's server protocol for one accepted connection, built by the web glue after
     twisted.web parsed the upgrade request and bws accepted it (not by a factory)."""
 
@@ -562,6 +567,6 @@ class _PendingFrame:
         self.have = have
 
 
-class ClientAdapter(_Adapter, WebSocketClientProtocol):
+class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  # Autobahn's bases disagree
     """Autobahn's client protocol for one connection attempt (filled in with the client)."""
 

@@ -21,9 +21,9 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from zope.interface import implementer
 
+from bws._fields import seconds
 from bws._frames import utf8Cut
 from bws.closeframe import isValidCloseCode
-from bws.config import seconds
 from bws.errors import ConnectionClosureError, CorruptedFrameError, Error
 
 __all__ = ["Connection", "State", "FrameWriter", "ConnectionHandler", "closeTimeout",
