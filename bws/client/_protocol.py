@@ -68,7 +68,6 @@ def acceptDeflateResponse(response: Any) -> Any:
     return None
 
 
-
 class ClientProtocol(ChannelMixin, WebSocketClientProtocol):  # type: ignore[misc]
     """One connection attempt of a ``Client``; Autobahn callbacks, translated."""
 
