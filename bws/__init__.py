@@ -3,7 +3,7 @@
 The public names live here; the modules behind them hold one concern each.
 """
 
-from bws.client import Client, HttpResponse
+from bws.client import Client
 from bws.closeframe import (
     CUSTOM_CLOSE_FRAME,
     GOING_AWAY,
@@ -61,7 +61,7 @@ from bws.errors import (
 )
 from bws.interfaces import ICaller, IPingPongService, IService, IUpgradeService
 from bws.listener import Listener
-from bws.request import Header, Principal, UpgradeRequest
+from bws.request import Header, HttpResponse, Principal, UpgradeRequest
 from bws.server._caller import Caller
 from bws.tls import (
     OCSP_CRL,

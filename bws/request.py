@@ -1,16 +1,17 @@
-# -*- test-case-name: tests.test_upgrade -*-
-"""``UpgradeRequest``: what an upgrade service sees of the HTTP upgrade request."""
+# -*- test-case-name: tests.test_request -*-
+"""The two HTTP heads of an upgrade: ``UpgradeRequest`` (server side) and ``HttpResponse``
+(client side), with one set of header look-ups shared by both."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 import attrs
 
-__all__ = ["UpgradeRequest", "Principal", "Header"]
+__all__ = ["UpgradeRequest", "HttpResponse", "HeaderPairs", "Principal", "Header"]
 
 
 @attrs.frozen
@@ -32,7 +33,40 @@ class Header:
     name: str | None = None
 
 
-class UpgradeRequest:
+class HeaderPairs:
+    """Header look-ups over ``headerPairs``, the ``(name, value)`` pairs of an HTTP head in
+    arrival order; the subclass provides them.
+
+    Names match in any case (RFC 9110 §5.1); a repeated header keeps every value, in order
+    (RFC 9110 §5.3).
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        @property
+        def headerPairs(self) -> Sequence[tuple[str, str]]: ...
+
+    @property
+    def headers(self) -> dict[str, list[str]]:
+        """Every header: lower-cased name to its values in arrival order (built on each access)."""
+        out: dict[str, list[str]] = {}
+        for name, value in self.headerPairs:
+            out.setdefault(name.lower(), []).append(value)
+        return out
+
+    def getHeader(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        name = name.lower()
+        return next((v for n, v in self.headerPairs if n.lower() == name), None)
+
+    def getHeaders(self, name: str) -> list[str]:
+        """Every value of header ``name`` (any case), in arrival order."""
+        name = name.lower()
+        return [v for n, v in self.headerPairs if n.lower() == name]
+
+
+class UpgradeRequest(HeaderPairs):
     """The upgrade request: path, query, headers, cookies, peer, TLS state, principal.
 
     Headers are looked up case-insensitively. :meth:`addResponseHeader` and
@@ -71,24 +105,6 @@ class UpgradeRequest:
         """Query parameters, by name (parsed from :attr:`uri` on each access)."""
         return parse_qs(self.uri.partition("?")[2], keep_blank_values=True)
 
-    @property
-    def headers(self) -> dict[str, list[str]]:
-        """All headers, lower-cased names to their values (built on each access)."""
-        out: dict[str, list[str]] = {}
-        for name, value in self.headerPairs:
-            out.setdefault(name, []).append(value)
-        return out
-
-    def getHeader(self, name: str) -> str | None:
-        """The first value of header ``name``, or None."""
-        name = name.lower()
-        return next((v for n, v in self.headerPairs if n == name), None)
-
-    def getHeaders(self, name: str) -> list[str]:
-        """Every value of header ``name``."""
-        name = name.lower()
-        return [v for n, v in self.headerPairs if n == name]
-
     def getQueryParam(self, name: str) -> str | None:
         """The first value of query parameter ``name``, or None."""
         values = self.query.get(name)
@@ -122,3 +138,47 @@ class UpgradeRequest:
 
     def __repr__(self) -> str:
         return f"<bws.UpgradeRequest {self.method} {unquote(self.path)!r}>"
+
+
+@attrs.frozen
+class HttpResponse(HeaderPairs):
+    """The server's answer to the client's upgrade request: ``101``, or the refusal
+    (RFC 6455 §4.1, §4.2.2)."""
+
+    statusCode: int
+    reasonPhrase: str
+    #: ``(name, value)`` pairs in the order received, names as sent; repeated headers are
+    #: kept apart.
+    headerPairs: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, raw: bytes) -> HttpResponse:
+        """Parse the status line and headers of a raw HTTP response head (ISO-8859-1).
+
+        A status line without a numeric code gives ``statusCode`` 0; lines without a
+        colon are skipped.
+        """
+        lines = raw.decode("iso-8859-1").split("\r\n")
+        parts = lines[0].split(None, 2) if lines else []
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            status = 0
+        reason = parts[2] if len(parts) > 2 else ""
+        pairs = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                pairs.append((name.strip(), value.strip()))
+        return cls(status, reason, tuple(pairs))
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The ``name=value`` of every ``Set-Cookie`` header (RFC 6265 §4.1), by name."""
+        out: dict[str, str] = {}
+        for value in self.getHeaders("set-cookie"):
+            pair = value.split(";", 1)[0]
+            name, sep, cookieValue = pair.partition("=")
+            if sep and name.strip():
+                out[name.strip()] = cookieValue.strip().strip('"')
+        return out

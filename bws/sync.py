@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bws.client import Client as AsyncClient
-from bws.client import HttpResponse
+from bws.request import HttpResponse
 
 __all__ = ["Client"]
 

@@ -1,0 +1,486 @@
+# -*- test-case-name: tests.test_client -*-
+"""``Client``: the spec's WebSocket client (§4), pull model, on Twisted Deferreds.
+
+Messages that arrive are queued until a ``read*`` call takes them; pings are answered as
+they arrive, whether or not a read is pending. Every call that waits returns a
+``Deferred``, so the same client works from ``inlineCallbacks`` and from ``async def``
+(``await client.readTextMessage()``). The blocking version is :class:`bws.sync.Client`.
+
+What happens, and when:
+
+- ``readTextMessage`` on a binary message (and ``readBinaryMessage`` on a text message)
+  fails with :class:`~bws.errors.PayloadBindingError` naming both types and leaves the
+  message at the head of the queue, so a ``readMessage()`` or the other ``read*`` call
+  can take it;
+- a read pending when the peer closes ends with :class:`~bws.errors.ConnectionClosureError`
+  ``"<reason>: Status code: N"`` (messages queued before the close are read first); the
+  client answers the peer's close frame itself;
+- after ``close()`` every read fails at once with ``"Connection already closed"``;
+- with ``retryConfig``, a connection refused at connect time, a drop (1006) and a write
+  that failed on a dropped connection make the client reconnect (pending reads keep
+  waiting, the failed message is sent again); a normal close or a refused handshake
+  never does.
+
+The queue and the reads are :class:`~bws.client._inbox.Inbox`'s, the reconnect loop is
+:func:`~bws.client._retry.retrying`; this module holds the client object, its URL and
+its cookies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from bws.channel import CLOSE_ABNORMAL, STATE_OPEN
+from bws.client._inbox import Inbox, ReadKind
+from bws.client._protocol import ClientFactory, ClientProtocol, _PingHandlers
+from bws.client._retry import retrying
+from bws.config import ClientConfiguration, build
+from bws.errors import (
+    ConnectionClosureError,
+    ConnectionError,
+    Error,
+    HandshakeTimedOut,
+)
+from bws.request import HttpResponse
+
+__all__ = ["Client", "Target", "parseUrl", "cookieHeader", "Connector"]
+
+
+@attrs.frozen
+class Target:
+    """A parsed ``ws://`` / ``wss://`` URL."""
+
+    url: str
+    secure: bool
+    host: str
+    port: int
+
+
+def parseUrl(url: Any) -> Target:
+    """Check a WebSocket URL; a bad one raises ``Error("Malformed URL: ...")``."""
+    if not isinstance(url, str) or not url:
+        raise Error(f"Malformed URL: {url!r}")
+    if "://" not in url:
+        if ":" in url or "/" in url:
+            raise Error(f"Malformed URL: {url} (no scheme: it must start with ws:// or wss://)")
+        raise Error(f"Malformed URL: {url}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise Error(f"Malformed URL: {url} ({e})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ws", "wss"):
+        raise Error(f"Malformed URL: {url} (scheme {parts.scheme!r}: use ws:// or wss://)")
+    if not parts.hostname:
+        raise Error(f"Malformed URL: {url} (no host)")
+    secure = scheme == "wss"
+    return Target(url, secure, parts.hostname, port or (443 if secure else 80))
+
+
+def cookieHeader(cookies: Any) -> str | None:
+    """The ``Cookie`` header for ``cookies`` (objects, mappings or pairs), longest path first."""
+    items = []
+    for cookie in cookies:
+        if isinstance(cookie, Mapping):
+            name, value, path = cookie.get("name"), cookie.get("value"), cookie.get("path")
+        elif isinstance(cookie, tuple):
+            name, value, path = cookie[0], cookie[1], None
+        else:
+            name, value = getattr(cookie, "name", None), getattr(cookie, "value", None)
+            path = getattr(cookie, "path", None)
+        if not name:
+            raise Error(f"Invalid cookie: {cookie!r}")
+        items.append((len(path or ""), f"{name}={'' if value is None else value}"))
+    items.sort(key=lambda item: -item[0])
+    return "; ".join(text for _, text in items) or None
+
+
+#: Opens a transport for a protocol factory: ``connector(factory) -> Deferred``.
+Connector = Callable[[Any], "Deferred[Any]"]
+
+
+class Client:
+    """A WebSocket client connection (spec §4); make one with :meth:`Client.connect`.
+
+    Reads take queued messages in arrival order; writes return Deferreds that fire once
+    the transport took the data (flow control). See the module docstring for closing,
+    retries and errors.
+    """
+
+    log = Logger()
+
+    def __init__(self, target: Target, config: ClientConfiguration, reactor: Any,
+                 clock: IReactorTime, connector: Connector | None = None) -> None:
+        self.target = target
+        self.config = config
+        self.reactor = reactor
+        self.clock = clock
+        self.connector = connector or self._connectTCP
+        self.pingHandlers = _PingHandlers(config.pingPongHandler, self)
+        self.httpResponse: HttpResponse | None = None
+        self.protocol: ClientProtocol | None = None
+        self.attributes: dict[str, Any] = {}
+        #: Queued messages and pending reads; ``inbox.closed`` once ``close()`` was called.
+        self.inbox = Inbox(clock, config.readTimeout, config.messageLimit,
+                           self._pauseReading, self._resumeReading)
+        self._needsReconnect = False
+        self._reconnecting: Deferred[None] | None = None
+
+    # -- connecting -------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, url: str, *, reactor: Any = None, clock: IReactorTime | None = None,
+                connector: Connector | None = None, **config: Any) -> Deferred[Client]:
+        """Connect to ``url`` (``ws://`` or ``wss://``) with :class:`~bws.ClientConfiguration`
+        fields as keywords; the Deferred fires with the open ``Client``.
+
+        :param reactor: connects the socket (the global reactor by default).
+        :param clock: times every timeout and retry (``reactor`` by default).
+        :param connector: opens the transport for a protocol factory (``bws.testing``
+            uses it to connect in memory); by default TCP to the URL's host and port.
+        """
+        try:
+            cfg = build(ClientConfiguration, config)
+            target = parseUrl(url)
+        except Error as e:
+            return fail(e)
+        if reactor is None:
+            from twisted.internet import reactor as globalReactor
+
+            reactor = globalReactor
+        client = cls(target, cfg, reactor, clock or reactor, connector)
+        return client._connectWithRetries(initial=True).addCallback(lambda _: client)
+
+    def _connectTCP(self, factory: Any) -> Deferred[Any]:
+        from twisted.internet.endpoints import HostnameEndpoint
+
+        if self.target.secure:
+            factory = self._tlsFactory(factory)
+        endpoint = HostnameEndpoint(self.reactor, self.target.host, self.target.port)
+        return endpoint.connect(factory)  # type: ignore[no-any-return]
+
+    def _tlsFactory(self, factory: Any) -> Any:
+        from bws.tls import clientTLSFactory
+
+        return clientTLSFactory(self.config.secureSocket, self.target.host, factory,
+                                self.clock)
+
+    def _upgradeHeaders(self) -> dict[str, str]:
+        """The upgrade request's extra headers: ``customHeaders``, then ``Cookie``."""
+        headers = dict(self.config.customHeaders)
+        cookies = cookieHeader(self.config.cookies)
+        if cookies:
+            headers["Cookie"] = cookies
+        return headers
+
+    def _connectOnce(self) -> Deferred[ClientProtocol]:
+        """One attempt: TCP (and TLS), then the opening handshake, within the deadline."""
+        opened: Deferred[ClientProtocol] = Deferred()
+        factory = ClientFactory(self, opened, self.target.url, self._upgradeHeaders())
+        try:
+            connecting = self.connector(factory)
+        except Error as e:
+            return fail(e)
+
+        def timedOut() -> None:
+            if opened.called:
+                return
+            proto = factory.built
+            opened.errback(HandshakeTimedOut("Handshake timed out"))
+            connecting.cancel()
+            if proto is not None and proto.transport is not None:
+                proto.transport.abortConnection()
+
+        timer = self.clock.callLater(self.config.handShakeTimeout, timedOut)
+
+        def connectFailed(failure: Failure) -> None:
+            if not opened.called:
+                opened.errback(self.lostDuringHandshake(failure))
+
+        connecting.addErrback(connectFailed)
+
+        def done(result: Any) -> Any:
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return opened.addBoth(done)
+
+    def lostDuringHandshake(self, reason: Failure) -> Error:
+        """The error for an attempt that ended before the handshake completed."""
+        if reason.check(Error):
+            return reason.value  # type: ignore[return-value]
+        if self.target.secure:
+            try:
+                from OpenSSL.SSL import Error as SSLError
+
+                if reason.check(SSLError):
+                    from bws.tls import sslErrorFromFailure
+
+                    return sslErrorFromFailure(reason)
+            except ImportError:  # pragma: no cover
+                pass
+        detail = reason.getErrorMessage()
+        return ConnectionError(f"IO Error: {detail}" if detail else "IO Error")
+
+    def _connectWithRetries(self, initial: bool) -> Deferred[None]:
+        """Connect (``initial``) or reconnect after a drop, as ``retryConfig`` allows."""
+        d = retrying(self._connectOnce, self.config.retryConfig, self.clock,
+                     failures=0 if initial else 1, keepTrying=lambda: not self.inbox.closed)
+        return d.addCallback(self._adopt)
+
+    def _adopt(self, proto: ClientProtocol) -> None:
+        self.protocol = proto
+        self._needsReconnect = False
+        self.inbox.reopen()
+        if self.inbox.closed:  # close() was called while reconnecting
+            proto.startClose(1000, None, None).addErrback(lambda f: None)
+
+    def _reconnect(self) -> Deferred[None]:
+        """Reconnect after a drop (shared by every read and write waiting for it)."""
+        if self._reconnecting is None:
+            d = self._connectWithRetries(initial=False)
+
+            def finished(result: Any) -> Any:
+                self._reconnecting = None
+                if isinstance(result, Failure):
+                    self._needsReconnect = False
+                    error = result.value if isinstance(result.value, Error) else \
+                        ConnectionError(f"IO Error: {result.getErrorMessage()}")
+                    self.inbox.end(error)
+                return result
+
+            d.addBoth(finished)
+            self._reconnecting = d
+        waiter: Deferred[None] = Deferred()
+        self._reconnecting.addCallbacks(lambda _: waiter.callback(None), waiter.errback)
+        self._reconnecting.addErrback(lambda f: None)
+        return waiter
+
+    # -- events from the protocol (its AttemptOwner interface) ----------------------------
+
+    def handshakeAnswered(self, response: HttpResponse) -> None:
+        """Keep the server's answer to the latest upgrade request for ``getHttpResponse``."""
+        self.httpResponse = response
+
+    def messageReceived(self, proto: ClientProtocol, payload: bytes, isBinary: bool) -> None:
+        """Queue a message for the reads."""
+        self.inbox.messageReceived(payload, isBinary)
+
+    def _pauseReading(self) -> None:
+        if self.protocol is not None:
+            self.protocol.pauseReading("queue")
+
+    def _resumeReading(self) -> None:
+        if self.protocol is not None:
+            self.protocol.resumeReading("queue")
+
+    def peerClosed(self, proto: ClientProtocol, code: int, reason: str) -> None:
+        """The server closed first: reads end with its code and reason."""
+        if proto is not self.protocol:
+            return
+        text = f"{reason}: Status code: {code}" if reason else \
+            f"Connection closed Status code: {code}"
+        self.inbox.end(ConnectionClosureError(text))
+
+    def protocolFailed(self, proto: ClientProtocol, error: Error) -> None:
+        """The connection failed (protocol error, too large a message): reads end with it."""
+        if proto is self.protocol and self.inbox.endError is None:
+            self.inbox.end(error)
+
+    def connectionClosed(self, proto: ClientProtocol) -> None:
+        """TCP is gone: end the reads, or reconnect for them after a drop."""
+        if proto is not self.protocol or self.inbox.endError is not None or self.inbox.closed:
+            return
+        if proto.closeFrameReceived:
+            self.inbox.end(ConnectionClosureError("Connection closed"))
+        elif self.config.retryConfig is not None:
+            self._needsReconnect = True
+            if self.inbox.pendingReads:
+                self._reconnect().addErrback(lambda f: None)
+        else:
+            self.inbox.end(ConnectionClosureError(
+                f"Connection closed abnormally: Status code: {CLOSE_ABNORMAL}"))
+
+    # -- reading --------------------------------------------------------------------
+
+    def _read(self, kind: ReadKind, binder: Any = None) -> Deferred[Any]:
+        d = self.inbox.read(kind, binder)
+        if not d.called and self._needsReconnect:
+            self._reconnect().addErrback(lambda f: None)
+        return d
+
+    def readTextMessage(self) -> Deferred[str]:
+        """The next message, which must be text; see the module docstring for binary."""
+        return self._read(ReadKind.TEXT)
+
+    def readBinaryMessage(self) -> Deferred[bytes]:
+        """The next message, which must be binary."""
+        return self._read(ReadKind.BINARY)
+
+    def readMessage(self, targetType: Any = None) -> Deferred[Any]:
+        """The next message: ``str`` for text and ``bytes`` for binary, or bound to
+        ``targetType`` as ``onMessage`` binds (failures: ``PayloadBindingError``
+        ``"data binding failed: ..."``; the message is consumed, the connection stays)."""
+        if targetType is None or targetType is Any:
+            return self._read(ReadKind.ANY)
+        from bws.binding import binderFor
+
+        try:
+            binder = binderFor(targetType, self.config.validation)
+        except TypeError as e:
+            return fail(e)
+        return self._read(ReadKind.ANY, binder)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _ensureOpen(self) -> Deferred[None]:
+        if self._needsReconnect and not self.inbox.closed:
+            return self._reconnect()
+        return succeed(None)
+
+    def _write(self, payload: bytes, isBinary: bool, kind: str) -> Deferred[None]:
+        d = self._ensureOpen()
+        d.addCallback(lambda _: self._writeNow(payload, isBinary, kind, True))
+        return d
+
+    def _writeNow(self, payload: bytes, isBinary: bool, kind: str,
+                  mayRetry: bool) -> Deferred[None]:
+        proto = self.protocol
+        if proto is None:
+            return fail(ConnectionClosureError("Connection already closed"))
+        d = proto.writeMessage(payload, isBinary, kind)
+        timeout = self.config.writeTimeout
+        if timeout > 0 and not d.called:
+            timer = self.clock.callLater(timeout, self._writeTimedOut, d)
+
+            def stopTimer(result: Any) -> Any:
+                if timer.active():
+                    timer.cancel()
+                return result
+
+            d.addBoth(stopTimer)
+
+        def failed(failure: Failure) -> Any:
+            if mayRetry and self._retriesWrite(proto):
+                self._needsReconnect = True
+                return self._reconnect().addCallback(
+                    lambda _: self._writeNow(payload, isBinary, kind, False))
+            return failure
+
+        return d.addErrback(failed)
+
+    def _writeTimedOut(self, d: Deferred[None]) -> None:
+        if not d.called:
+            d.errback(Error("Write timed out"))
+
+    def _retriesWrite(self, proto: ClientProtocol) -> bool:
+        """A write failed: retry only when the connection dropped (no close handshake)."""
+        return (self.config.retryConfig is not None and not self.inbox.closed
+                and not proto.closeFrameReceived and not proto.closedByMe
+                and proto.state != STATE_OPEN)
+
+    def writeTextMessage(self, data: str) -> Deferred[None]:
+        """Send a text message (fragmented at ``maxFrameSize`` on UTF-8 boundaries)."""
+        if not isinstance(data, str):
+            return fail(TypeError(f"writeTextMessage needs str, got {type(data).__name__}"))
+        return self._write(data.encode("utf-8"), False, "text")
+
+    def writeBinaryMessage(self, data: bytes) -> Deferred[None]:
+        """Send a binary message (fragmented at ``maxFrameSize``)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            return fail(TypeError(f"writeBinaryMessage needs bytes, got {type(data).__name__}"))
+        return self._write(bytes(data), True, "binary")
+
+    def writeMessage(self, data: Any) -> Deferred[None]:
+        """Send ``str`` as text, bytes as binary, an XML element as text, anything else
+        as JSON text."""
+        from bws.binding import serialize
+
+        try:
+            payload, isBinary = serialize(data)
+        except (TypeError, ValueError) as e:
+            return fail(e)
+        return self._write(payload, isBinary, "binary" if isBinary else "text")
+
+    def ping(self, data: bytes) -> Deferred[None]:
+        """Send a ping; more than 125 bytes fails with ``CorruptedFrameError``."""
+        if self.protocol is None:
+            return fail(ConnectionClosureError("Connection already closed"))
+        return self.protocol.writeControl(9, data, "PING")
+
+    def pong(self, data: bytes) -> Deferred[None]:
+        """Send a pong; more than 125 bytes fails with ``CorruptedFrameError``."""
+        if self.protocol is None:
+            return fail(ConnectionClosureError("Connection already closed"))
+        return self.protocol.writeControl(10, data, "PONG")
+
+    # -- closing -----------------------------------------------------------------------
+
+    def close(self, statusCode: int | None = 1000, reason: str | None = None,
+              timeout: Any = 60) -> Deferred[None]:
+        """Close the connection: fires when the server's close frame arrives, or fails
+        with ``ConnectionClosureError`` after ``timeout`` seconds (then the TCP
+        connection is dropped); ``-1`` waits forever."""
+        proto = self.protocol
+        if proto is None or self.inbox.closed and proto.state != STATE_OPEN:
+            return fail(ConnectionClosureError("Connection already closed"))
+        d = proto.startClose(statusCode, reason, timeout)
+        if proto.closedByMe and proto.state != STATE_OPEN:
+            self._needsReconnect = False
+            self.inbox.close()
+        return d
+
+    # -- describing ---------------------------------------------------------------------
+
+    def isOpen(self) -> bool:
+        """Whether messages can be written now."""
+        return self.protocol is not None and not self._needsReconnect and \
+            self.protocol.writeRefusal("text") is None
+
+    def isSecure(self) -> bool:
+        """Whether the connection runs over TLS (a ``wss://`` URL)."""
+        return self.target.secure
+
+    @property
+    def connectionId(self) -> str:
+        """A string unique to the current connection."""
+        return self.protocol.connectionId if self.protocol is not None else ""
+
+    def getConnectionId(self) -> str:
+        """The connection id (a new one after a reconnect)."""
+        return self.connectionId
+
+    def getNegotiatedSubProtocol(self) -> str | None:
+        """The subprotocol the server chose, or None."""
+        if self.protocol is None:
+            return None
+        return self.protocol.websocket_protocol_in_use  # type: ignore[no-any-return]
+
+    def getHttpResponse(self) -> HttpResponse | None:
+        """The server's answer to the latest upgrade request (status, headers, cookies)."""
+        return self.httpResponse
+
+    def setAttribute(self, key: str, value: Any) -> None:
+        """Store a value on this client (kept across reconnects)."""
+        self.attributes[key] = value
+
+    def getAttribute(self, key: str) -> Any:
+        """A stored value, or None."""
+        return self.attributes.get(key)
+
+    def removeAttribute(self, key: str) -> Any:
+        """Remove a stored value and return it (None if absent)."""
+        return self.attributes.pop(key, None)
+
+    def __repr__(self) -> str:
+        return f"<bws.Client {self.target.url} {self.connectionId}>"

@@ -1,0 +1,1 @@
+"""Tests for ``bws.client``'s logic cores, in memory on a Clock."""
