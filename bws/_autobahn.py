@@ -13,11 +13,13 @@ messages to the handler without Autobahn's per-frame machinery.
 from __future__ import annotations
 
 import struct
+import typing
 from collections import deque
 from typing import Any, cast
 
 from autobahn.exception import PayloadCorruptError, PayloadExceededError
 from autobahn.twisted.websocket import (
+    WebSocketClientFactory,
     WebSocketClientProtocol,
     WebSocketServerFactory,
     WebSocketServerProtocol,
@@ -32,6 +34,7 @@ from autobahn.websocket.compress import (
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 from autobahn.websocket.utf8validator import Utf8Validator
 from autobahn.websocket.xormasker import create_xor_masker
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -47,8 +50,8 @@ from bws.errors import (
 )
 from bws.request import UpgradeRequest
 
-__all__ = ["ServerAdapter", "ClientAdapter", "serverFactory", "clientOptions",
-           "autobahnLimits", "validCloseFrame"]
+__all__ = ["ServerAdapter", "ClientAdapter", "ClientFactory", "ClientAttempt",
+           "serverFactory", "clientOptions", "autobahnLimits", "validCloseFrame"]
 
 STATE_OPEN = WebSocketProtocol.STATE_OPEN
 STATE_CLOSING = WebSocketProtocol.STATE_CLOSING
@@ -166,8 +169,8 @@ class _Adapter(WebSocketProtocol):
 
     # -- Autobahn's per-connection set-up -------------------------------------------------
 
-    def _connectionMade(self) -> None:
-        """Autobahn's ``_connectionMade`` minus its debug line, which pretty-prints every
+    def _initState(self) -> None:
+        """Autobahn's ``WebSocketProtocol._connectionMade`` minus its debug line, which pretty-prints every
         option on every connection even when debug logging is off (a third of a
         handshake's CPU in profiles)."""
         factory = self.factory
@@ -357,7 +360,7 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         self._received = _noMessage
 
     def _connectionMade(self) -> None:
-        super()._connectionMade()
+        self._initState()
         self.factory.countConnections += 1
 
     def acceptUpgrade(self, key: str, offered: list[str]) -> None:
@@ -567,6 +570,86 @@ class _PendingFrame:
         self.have = have
 
 
-class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  # Autobahn's bases disagree
-    """Autobahn's client protocol for one connection attempt (filled in with the client)."""
+class ClientAttempt(typing.Protocol):
+    """What a :class:`ClientAdapter` reports the opening handshake to (``bws.client``)."""
 
+    #: The attempt's protocol, once built (for diagnostics and tests).
+    protocol: Any
+
+    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str) -> None:
+        """The server's answer is not a valid 101."""
+
+    def subProtocolAccepted(self, raw: bytes | None, chosen: str | None) -> bool:
+        """A 101 arrived: whether its subprotocol is acceptable."""
+
+    def transportLost(self, reason: Failure) -> None:
+        """TCP ended (before its connection reports it), with this reason."""
+
+
+class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  # Autobahn's bases disagree
+    """Autobahn's client protocol for one connection attempt."""
+
+    def __init__(self, connection: Connection, attempt: ClientAttempt) -> None:
+        super().__init__()
+        self.connection = connection
+        self.attempt = attempt
+
+    def _connectionMade(self) -> None:
+        self._initState()
+        if self.factory.proxy is not None:
+            self.startProxyConnect()
+        else:
+            self.startHandshake()
+
+    def failHandshake(self, reason: str) -> None:
+        self.attempt.handshakeRefused(
+            getattr(self, "http_response_data", None), reason,
+            getattr(self, "http_headers", {}).get("sec-websocket-protocol", ""))
+        super().failHandshake(reason)
+
+    def _onConnect(self, response: Any) -> Any:
+        if not self.attempt.subProtocolAccepted(
+                getattr(self, "http_response_data", None), response.protocol):
+            self.dropConnection(abort=True)
+            return Deferred()  # never fires: the connection is gone
+        return None
+
+    def onOpen(self) -> None:
+        self._opened()
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        handler = self.connection.handler
+        if handler is not None:
+            handler.messageReceived(payload, isBinary, None)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.attempt.transportLost(reason)
+        super().connectionLost(reason)
+
+
+class ClientFactory(WebSocketClientFactory):
+    """Builds the one :class:`ClientAdapter` of a connection attempt.
+
+    :param url: the ``ws://`` / ``wss://`` URL asked for.
+    :param headers: extra upgrade request headers (``customHeaders`` and ``Cookie``).
+    :param subProtocols: offered in ``Sec-WebSocket-Protocol``.
+    :param options: from :func:`clientOptions`.
+    """
+
+    def __init__(self, url: str, headers: dict[str, str], subProtocols: list[str],
+                 options: dict[str, Any], clock: IReactorTime, connection: Connection,
+                 attempt: ClientAttempt) -> None:
+        super().__init__(url, protocols=subProtocols, headers=headers, reactor=clock)
+        self.setProtocolOptions(**options)
+        self.trackTimings = False
+        self.logOctets = False
+        self.logFrames = False
+        self.connection = connection
+        self.attempt = attempt
+        self.built: ClientAdapter | None = None
+
+    def buildProtocol(self, addr: Any) -> ClientAdapter:
+        proto = ClientAdapter(self.connection, self.attempt)
+        proto.factory = self
+        self.built = self.attempt.protocol = proto
+        return proto

@@ -47,9 +47,8 @@ class HeaderPairs:
         @property
         def headerPairs(self) -> Sequence[tuple[str, str]]: ...
 
-    @property
-    def headers(self) -> dict[str, list[str]]:
-        """Every header: lower-cased name to its values in arrival order (built on each access)."""
+    def headerValues(self) -> dict[str, list[str]]:
+        """Every header: lower-cased name to its values in arrival order (built each call)."""
         out: dict[str, list[str]] = {}
         for name, value in self.headerPairs:
             out.setdefault(name.lower(), []).append(value)
@@ -104,6 +103,11 @@ class UpgradeRequest(HeaderPairs):
     def query(self) -> dict[str, list[str]]:
         """Query parameters, by name (parsed from :attr:`uri` on each access)."""
         return parse_qs(self.uri.partition("?")[2], keep_blank_values=True)
+
+    @property
+    def headers(self) -> dict[str, list[str]]:
+        """Every header: lower-cased name to its values in arrival order."""
+        return self.headerValues()
 
     def getQueryParam(self, name: str) -> str | None:
         """The first value of query parameter ``name``, or None."""
@@ -171,6 +175,12 @@ class HttpResponse(HeaderPairs):
             if sep:
                 pairs.append((name.strip(), value.strip()))
         return cls(status, reason, tuple(pairs))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers by lower-cased name; a repeated header's values joined with ``", "``
+        (RFC 9110 §5.3)."""
+        return {name: ", ".join(values) for name, values in self.headerValues().items()}
 
     @property
     def cookies(self) -> dict[str, str]:

@@ -294,7 +294,7 @@ class MemoryTests(SynchronousTestCase):
     def test_writeTimeout(self) -> None:
         """A write held by flow control fails after ``writeTimeout`` seconds."""
         conn = connect(EchoUpgradeService(), "/", writeTimeout=2)
-        conn.client.protocol.pauseProducing()
+        conn.client.connection.pauseProducing()
         d = conn.client.writeTextMessage("x")
         conn.clock.advance(2)
         f = self.failureResultOf(d, bws.Error)

@@ -30,10 +30,10 @@ class HeaderPairsTests(SynchronousTestCase):
         self.assertIs(UpgradeRequest.getHeader, HttpResponse.getHeader)
 
     def test_sameAnswers(self) -> None:
-        """The same pairs give the same ``headers``, ``getHeader`` and ``getHeaders``."""
+        """The same pairs give the same ``headerValues``, ``getHeader`` and ``getHeaders``."""
         for head in (request(), response()):
-            self.assertEqual(head.headers, {"host": ["example.com"], "x-tag": ["a", "b"],
-                                            "cookie": ["s=1"]})
+            self.assertEqual(head.headerValues(), {"host": ["example.com"],
+                                                   "x-tag": ["a", "b"], "cookie": ["s=1"]})
             self.assertEqual(head.getHeader("X-Tag"), "a")
             self.assertEqual(head.getHeaders("X-TAG"), ["a", "b"])
             self.assertIsNone(head.getHeader("missing"))
@@ -46,8 +46,14 @@ class HeaderPairsTests(SynchronousTestCase):
         self.assertEqual(head.headerPairs, (("Upgrade", "websocket"),
                                             ("Sec-WebSocket-Protocol", "chat")))
         self.assertEqual(head.getHeader("sec-websocket-protocol"), "chat")
-        self.assertEqual(head.headers, {"upgrade": ["websocket"],
-                                        "sec-websocket-protocol": ["chat"]})
+        self.assertEqual(head.headers, {"upgrade": "websocket",
+                                        "sec-websocket-protocol": "chat"})
+
+    def test_headersShapes(self) -> None:
+        """``UpgradeRequest.headers`` keeps every value as a list; ``HttpResponse.headers``
+        joins a repeated header's values with ", ", as it always has."""
+        self.assertEqual(request().headers["x-tag"], ["a", "b"])
+        self.assertEqual(response().headers["x-tag"], "a, b")
 
     def test_requestPairsInOrder(self) -> None:
         """The request gives back its pairs in arrival order (kept as one string)."""

@@ -3,7 +3,7 @@
 
 The implementation lives in private modules: ``_client`` (the ``Client`` object, URLs,
 cookies), ``_inbox`` (queued messages and pending reads), ``_retry`` (reconnecting) and
-``_protocol`` (one connection attempt on Autobahn).
+``_attempt`` (one connection attempt: the handshake, then the connection's events).
 """
 
 from bws.client._client import Client, Target, cookieHeader, parseUrl

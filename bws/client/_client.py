@@ -38,9 +38,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws.channel import CLOSE_ABNORMAL, STATE_OPEN
+from bws._autobahn import ClientFactory, clientOptions
+from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
+from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
-from bws.client._protocol import ClientFactory, ClientProtocol, _PingHandlers
 from bws.client._retry import retrying
 from bws.config import ClientConfiguration, build
 from bws.errors import (
@@ -125,9 +126,12 @@ class Client:
         self.reactor = reactor
         self.clock = clock
         self.connector = connector or self._connectTCP
-        self.pingHandlers = _PingHandlers(config.pingPongHandler, self)
+        self.pingHandlers = PingHandlers(config.pingPongHandler, self)
         self.httpResponse: HttpResponse | None = None
-        self.protocol: ClientProtocol | None = None
+        #: The current connection (a new one after each reconnect).
+        self.connection: Connection | None = None
+        #: The Autobahn protocol of the current connection (diagnostics and tests).
+        self.protocol: Any = None
         self.attributes: dict[str, Any] = {}
         #: Queued messages and pending reads; ``inbox.closed`` once ``close()`` was called.
         self.inbox = Inbox(clock, config.readTimeout, config.messageLimit,
@@ -182,10 +186,16 @@ class Client:
             headers["Cookie"] = cookies
         return headers
 
-    def _connectOnce(self) -> Deferred[ClientProtocol]:
+    def _connectOnce(self) -> Deferred[Attempt]:
         """One attempt: TCP (and TLS), then the opening handshake, within the deadline."""
-        opened: Deferred[ClientProtocol] = Deferred()
-        factory = ClientFactory(self, opened, self.target.url, self._upgradeHeaders())
+        config = self.config
+        attempt = Attempt(self)
+        opened = attempt.whenOpen
+        factory = ClientFactory(
+            self.target.url, self._upgradeHeaders(), list(config.subProtocols),
+            clientOptions(config.maxFrameSize, config.messageLimit,
+                          config.webSocketCompressionEnabled),
+            self.clock, attempt.connection, attempt)
         try:
             connecting = self.connector(factory)
         except Error as e:
@@ -213,7 +223,7 @@ class Client:
                 timer.cancel()
             return result
 
-        return opened.addBoth(done)
+        return opened.addBoth(done).addCallback(lambda _: attempt)
 
     def lostDuringHandshake(self, reason: Failure) -> Error:
         """The error for an attempt that ended before the handshake completed."""
@@ -238,12 +248,13 @@ class Client:
                      failures=0 if initial else 1, keepTrying=lambda: not self.inbox.closed)
         return d.addCallback(self._adopt)
 
-    def _adopt(self, proto: ClientProtocol) -> None:
-        self.protocol = proto
+    def _adopt(self, attempt: Attempt) -> None:
+        connection = self.connection = attempt.connection
+        self.protocol = attempt.protocol
         self._needsReconnect = False
         self.inbox.reopen()
         if self.inbox.closed:  # close() was called while reconnecting
-            proto.startClose(1000, None, None).addErrback(lambda f: None)
+            connection.close(1000, None, None).addErrback(lambda f: None)
 
     def _reconnect(self) -> Deferred[None]:
         """Reconnect after a drop (shared by every read and write waiting for it)."""
@@ -272,36 +283,37 @@ class Client:
         """Keep the server's answer to the latest upgrade request for ``getHttpResponse``."""
         self.httpResponse = response
 
-    def messageReceived(self, proto: ClientProtocol, payload: bytes, isBinary: bool) -> None:
+    def messageReceived(self, connection: Connection, payload: bytes, isBinary: bool) -> None:
         """Queue a message for the reads."""
         self.inbox.messageReceived(payload, isBinary)
 
     def _pauseReading(self) -> None:
-        if self.protocol is not None:
-            self.protocol.pauseReading("queue")
+        if self.connection is not None:
+            self.connection.pauseReading("queue")
 
     def _resumeReading(self) -> None:
-        if self.protocol is not None:
-            self.protocol.resumeReading("queue")
+        if self.connection is not None:
+            self.connection.resumeReading("queue")
 
-    def peerClosed(self, proto: ClientProtocol, code: int, reason: str) -> None:
+    def peerClosed(self, connection: Connection, code: int, reason: str) -> None:
         """The server closed first: reads end with its code and reason."""
-        if proto is not self.protocol:
+        if connection is not self.connection:
             return
         text = f"{reason}: Status code: {code}" if reason else \
             f"Connection closed Status code: {code}"
         self.inbox.end(ConnectionClosureError(text))
 
-    def protocolFailed(self, proto: ClientProtocol, error: Error) -> None:
+    def protocolFailed(self, connection: Connection, error: Error) -> None:
         """The connection failed (protocol error, too large a message): reads end with it."""
-        if proto is self.protocol and self.inbox.endError is None:
+        if connection is self.connection and self.inbox.endError is None:
             self.inbox.end(error)
 
-    def connectionClosed(self, proto: ClientProtocol) -> None:
+    def connectionClosed(self, connection: Connection) -> None:
         """TCP is gone: end the reads, or reconnect for them after a drop."""
-        if proto is not self.protocol or self.inbox.endError is not None or self.inbox.closed:
+        if (connection is not self.connection or self.inbox.endError is not None
+                or self.inbox.closed):
             return
-        if proto.closeFrameReceived:
+        if connection.closeFrameReceived:
             self.inbox.end(ConnectionClosureError("Connection closed"))
         elif self.config.retryConfig is not None:
             self._needsReconnect = True
@@ -355,10 +367,10 @@ class Client:
 
     def _writeNow(self, payload: bytes, isBinary: bool, kind: str,
                   mayRetry: bool) -> Deferred[None]:
-        proto = self.protocol
-        if proto is None:
+        connection = self.connection
+        if connection is None:
             return fail(ConnectionClosureError("Connection already closed"))
-        d = proto.writeMessage(payload, isBinary, kind)
+        d = connection.writeMessage(payload, isBinary, kind)
         timeout = self.config.writeTimeout
         if timeout > 0 and not d.called:
             timer = self.clock.callLater(timeout, self._writeTimedOut, d)
@@ -371,7 +383,7 @@ class Client:
             d.addBoth(stopTimer)
 
         def failed(failure: Failure) -> Any:
-            if mayRetry and self._retriesWrite(proto):
+            if mayRetry and self._retriesWrite(connection):
                 self._needsReconnect = True
                 return self._reconnect().addCallback(
                     lambda _: self._writeNow(payload, isBinary, kind, False))
@@ -383,11 +395,10 @@ class Client:
         if not d.called:
             d.errback(Error("Write timed out"))
 
-    def _retriesWrite(self, proto: ClientProtocol) -> bool:
+    def _retriesWrite(self, connection: Connection) -> bool:
         """A write failed: retry only when the connection dropped (no close handshake)."""
         return (self.config.retryConfig is not None and not self.inbox.closed
-                and not proto.closeFrameReceived and not proto.closedByMe
-                and proto.state != STATE_OPEN)
+                and connection.closeStatus == CLOSE_ABNORMAL)
 
     def writeTextMessage(self, data: str) -> Deferred[None]:
         """Send a text message (fragmented at ``maxFrameSize`` on UTF-8 boundaries)."""
@@ -414,15 +425,15 @@ class Client:
 
     def ping(self, data: bytes) -> Deferred[None]:
         """Send a ping; more than 125 bytes fails with ``CorruptedFrameError``."""
-        if self.protocol is None:
+        if self.connection is None:
             return fail(ConnectionClosureError("Connection already closed"))
-        return self.protocol.writeControl(9, data, "PING")
+        return self.connection.writeControl(OP_PING, data, "PING")
 
     def pong(self, data: bytes) -> Deferred[None]:
         """Send a pong; more than 125 bytes fails with ``CorruptedFrameError``."""
-        if self.protocol is None:
+        if self.connection is None:
             return fail(ConnectionClosureError("Connection already closed"))
-        return self.protocol.writeControl(10, data, "PONG")
+        return self.connection.writeControl(OP_PONG, data, "PONG")
 
     # -- closing -----------------------------------------------------------------------
 
@@ -431,11 +442,11 @@ class Client:
         """Close the connection: fires when the server's close frame arrives, or fails
         with ``ConnectionClosureError`` after ``timeout`` seconds (then the TCP
         connection is dropped); ``-1`` waits forever."""
-        proto = self.protocol
-        if proto is None or self.inbox.closed and proto.state != STATE_OPEN:
+        connection = self.connection
+        if connection is None or self.inbox.closed and connection.state is not State.OPEN:
             return fail(ConnectionClosureError("Connection already closed"))
-        d = proto.startClose(statusCode, reason, timeout)
-        if proto.closedByMe and proto.state != STATE_OPEN:
+        d = connection.close(statusCode, reason, timeout)
+        if connection.state is State.CLOSE_SENT:
             self._needsReconnect = False
             self.inbox.close()
         return d
@@ -444,8 +455,8 @@ class Client:
 
     def isOpen(self) -> bool:
         """Whether messages can be written now."""
-        return self.protocol is not None and not self._needsReconnect and \
-            self.protocol.writeRefusal("text") is None
+        return self.connection is not None and not self._needsReconnect and \
+            self.connection.writeRefusal("text") is None
 
     def isSecure(self) -> bool:
         """Whether the connection runs over TLS (a ``wss://`` URL)."""
@@ -454,7 +465,7 @@ class Client:
     @property
     def connectionId(self) -> str:
         """A string unique to the current connection."""
-        return self.protocol.connectionId if self.protocol is not None else ""
+        return self.connection.connectionId if self.connection is not None else ""
 
     def getConnectionId(self) -> str:
         """The connection id (a new one after a reconnect)."""
@@ -462,9 +473,9 @@ class Client:
 
     def getNegotiatedSubProtocol(self) -> str | None:
         """The subprotocol the server chose, or None."""
-        if self.protocol is None:
+        if self.connection is None:
             return None
-        return self.protocol.websocket_protocol_in_use  # type: ignore[no-any-return]
+        return self.connection.subProtocol
 
     def getHttpResponse(self) -> HttpResponse | None:
         """The server's answer to the latest upgrade request (status, headers, cookies)."""
