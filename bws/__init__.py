@@ -40,7 +40,6 @@ from bws.config import (
     WSServiceConfig,
     serviceConfig,
 )
-from bws.dispatchkey import dispatcherValue
 from bws.errors import (
     AuthError,
     AuthnError,
@@ -61,8 +60,9 @@ from bws.errors import (
     UpgradeError,
 )
 from bws.interfaces import ICaller, IPingPongService, IService, IUpgradeService
-from bws.listener import Listener
 from bws.request import Header, Principal, UpgradeRequest
+from bws.server import Listener
+from bws.server._dispatch import dispatcherValue
 from bws.tls import (
     OCSP_CRL,
     OCSP_STAPLING,

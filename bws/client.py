@@ -61,6 +61,7 @@ from bws.errors import (
     PayloadBindingError,
     ReadTimeoutError,
 )
+from bws.server._dispatch import ServiceMethods
 
 __all__ = ["Client", "HttpResponse", "parseUrl"]
 
@@ -369,8 +370,6 @@ class _PingHandlers:
         self.onPing: Callable[[bytes], Any] | None = None
         self.onPong: Callable[[bytes], Any] | None = None
         if handler is not None:
-            from bws.dispatch import ServiceMethods
-
             methods = ServiceMethods(handler, client, WSServiceConfig())
             self.onPing = methods.onPing
             self.onPong = methods.onPong

@@ -30,10 +30,10 @@ from bws.channel import (
 )
 from bws.closeframe import CloseFrame
 from bws.config import WSServiceConfig
-from bws.dispatch import ServiceMethods
 from bws.errors import PayloadBindingError
 from bws.request import UpgradeRequest
 from bws.returns import sendReturnValue
+from bws.server._dispatch import ServiceMethods
 
 __all__ = ["ServerProtocol"]
 

@@ -1,5 +1,5 @@
-# -*- test-case-name: tests.test_dispatchkey -*-
-"""Tests for ``bws.dispatchkey``."""
+# -*- test-case-name: tests.server.test_dispatch -*-
+"""Tests for ``bws.server._dispatch``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from bws import dispatchkey
-from bws.dispatchkey import (
+from bws.server import _dispatch
+from bws.server._dispatch import (
     DISPATCHER_VALUE_ATTRIBUTE,
     SPECIAL_METHODS,
     dispatcherTable,
@@ -209,7 +209,7 @@ class DispatchingValueTests(SynchronousTestCase):
             def loads(text: Any) -> Any:
                 raise AssertionError("parsed")
 
-        self.patch(dispatchkey, "json", NoParse)
+        self.patch(_dispatch, "json", NoParse)
         self.assertIsNone(dispatchingValue("just some chat text", "type"))
         self.assertIsNone(dispatchingValue(b"[1, 2]", "type"))
 
