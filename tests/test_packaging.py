@@ -30,3 +30,4 @@ class WheelTests(TestCase):
         self.assertNotIn("twisted/plugins/__init__.py", names)
         self.assertIn("bws/py.typed", names)
         self.assertIn("bws/testing/echo.py", names)
+        self.assertIn("bws/server/_web.py", names)
