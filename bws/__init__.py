@@ -39,7 +39,6 @@ from bws.config import (
     WSServiceConfig,
     serviceConfig,
 )
-from bws.dispatchkey import dispatcherValue
 from bws.errors import (
     AuthError,
     AuthnError,
@@ -60,9 +59,10 @@ from bws.errors import (
     UpgradeError,
 )
 from bws.interfaces import ICaller, IPingPongService, IService, IUpgradeService
-from bws.listener import Listener
 from bws.request import Header, HttpResponse, Principal, UpgradeRequest
+from bws.server import Listener
 from bws.server._caller import Caller
+from bws.server._dispatch import dispatcherValue
 from bws.tls import (
     OCSP_CRL,
     OCSP_STAPLING,

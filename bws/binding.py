@@ -289,40 +289,52 @@ def isBinary(targetType: Any) -> bool:
     return members is not None and any(_isBytesLike(member) for member in members)
 
 
-def dataTypeOf(callback: Callable[..., Any]) -> Any:
+def dataTypeOf(callback: Callable[..., Any], parameter: str | None = None) -> Any:
     """
     Find the type a callback wants its message bound to.
 
-    This is the annotation of the callback's last positional parameter (the one after the
-    caller in ``onMessage(self, caller, data: T)``), with string annotations resolved and
-    ``Annotated`` kept.
+    This is the annotation of the data parameter, with string annotations resolved and
+    ``Annotated`` kept. The data parameter is ``parameter`` when given (dispatch names it:
+    the one after the caller, REFERENCE §1.4), else the callback's last positional parameter
+    (the one after the caller in ``onMessage(self, caller, data: T)``). An annotation on
+    another parameter that cannot be resolved (an import under ``TYPE_CHECKING``) does not
+    stop this one from resolving.
 
     :param callback: a function or bound method.
+    :param parameter: the name of the data parameter, or ``None`` for the last positional one.
     :return: the annotation, or ``typing.Any`` if there is none.
-    :raise TypeError: if the callback takes no positional parameter, or an annotation cannot
-        be resolved.
+    :raise TypeError: if the callback takes no positional parameter (or none called
+        ``parameter``), or the data parameter's annotation cannot be resolved.
     """
     parameters = [
-        parameter
-        for parameter in inspect.signature(callback).parameters.values()
-        if parameter.kind
+        candidate
+        for candidate in inspect.signature(callback).parameters.values()
+        if candidate.kind
         in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     ]
+    if parameter is not None:
+        parameters = [candidate for candidate in parameters if candidate.name == parameter]
     if not parameters:
         raise TypeError(f"{callback!r} takes no positional parameter to receive the message")
-    parameter = parameters[-1]
-    if parameter.annotation is inspect.Parameter.empty:
+    found = parameters[-1]
+    if found.annotation is inspect.Parameter.empty:
         return Any
-    if not isinstance(parameter.annotation, str):
-        return parameter.annotation
+    if not isinstance(found.annotation, str):
+        return found.annotation
+    function = inspect.unwrap(callback)
     try:
-        hints = typing.get_type_hints(inspect.unwrap(callback), include_extras=True)
-    except Exception as e:
-        raise TypeError(
-            f"cannot resolve the annotation {parameter.annotation!r} of {parameter.name} "
-            f"in {callback!r}: {e}"
-        ) from e
-    return hints.get(parameter.name, Any)
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception:
+        only = types.SimpleNamespace(__annotations__={found.name: found.annotation})
+        try:
+            hints = typing.get_type_hints(
+                only, globalns=getattr(function, "__globals__", {}), include_extras=True)
+        except Exception as e:
+            raise TypeError(
+                f"cannot resolve the annotation {found.annotation!r} of {found.name} "
+                f"in {callback!r}: {e}"
+            ) from e
+    return hints.get(found.name, Any)
 
 
 class _ValidatorPair:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import attrs
 
 from bws._fields import Fields, nameTuple
+from bws._http import normalizeOrigin
 from bws.errors import Error
 from bws.tls._records import ListenerSecureSocket
 
@@ -104,8 +105,6 @@ def _frameSize(value: Any) -> int:
 
 
 def _origin(value: str) -> str:
-    from bws.upgrade import normalizeOrigin
-
     normal = normalizeOrigin(value)
     if normal is None:
         raise ConfigurationError(

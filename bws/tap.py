@@ -11,9 +11,12 @@ import attrs
 from twisted.python import usage
 
 from bws.config import ConfigurationError, serviceConfigOf, setServiceConfig
-from bws.listener import Listener
+from bws.server import Listener
 
 __all__ = ["Options", "makeService"]
+
+#: The service ``twistd bws`` serves without ``--service``, named as ``--service`` names one.
+DEFAULT_SERVICE = "bws.testing.echo:EchoUpgradeService"
 
 #: The Autobahn testsuite sends 16 MiB messages in 9.*; frames and messages must fit.
 CONFORMANCE_FRAME_SIZE = 16 * 1024 * 1024
@@ -64,7 +67,8 @@ class Options(usage.Options):
                               "(e.g. tcp:9090:interface=127.0.0.1)."],
         ["host", None, "0.0.0.0", "Address to bind."],
         ["path", None, "*", "Path the service is attached at ('*': every path)."],
-        ["service", "s", None, "module:attribute of an IUpgradeService (or a factory)."],
+        ["service", "s", DEFAULT_SERVICE,
+         "module:attribute of an IUpgradeService (or a factory)."],
         ["max-frame-size", None, None, "Largest inbound frame in bytes (default 65536).",
          _positive("max-frame-size")],
         ["max-message-size", None, None, "Largest inbound message in bytes "
@@ -118,12 +122,12 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from None
 
 
-def loadService(spec: str | None) -> Any:
-    """``module:attribute`` as an upgrade service (a zero-argument factory is called)."""
-    if spec is None:
-        from bws.testing.echo import EchoUpgradeService
+def loadService(spec: str) -> Any:
+    """``module:attribute`` as an upgrade service (a class or zero-argument factory is called).
 
-        return EchoUpgradeService()
+    :raise usage.UsageError: naming ``--service`` when the module cannot be imported, lacks
+        the attribute, or the result has no ``get``.
+    """
     moduleName, _, attribute = spec.partition(":")
     if not moduleName or not attribute:
         raise usage.UsageError(f"--service: expected module:attribute, got {spec!r}")

@@ -718,3 +718,31 @@ class DataTypeTests(SynchronousTestCase):
     def test_noParameter(self) -> None:
         """A callback with no positional parameter is refused."""
         self.assertRaises(TypeError, dataTypeOf, lambda: None)
+
+    def test_namedParameter(self) -> None:
+        """A named data parameter is used instead of the last one."""
+
+        def onMessage(caller: Any, data: Coord, extra: str = "") -> None:
+            pass
+
+        self.assertIs(dataTypeOf(onMessage, "data"), Coord)
+        self.assertIs(dataTypeOf(onMessage), str)
+        self.assertRaises(TypeError, dataTypeOf, onMessage, "nothing")
+
+    def test_otherAnnotationUnresolvable(self) -> None:
+        """An annotation on another parameter that cannot be resolved does not stop the data
+        parameter's from resolving."""
+
+        def onMessage(caller: "NotImportedHere", data: "Color") -> None:  # noqa: F821
+            pass
+
+        self.assertIs(dataTypeOf(onMessage), Color)
+
+    def test_unresolvable(self) -> None:
+        """A data annotation that cannot be resolved is refused, naming the parameter."""
+
+        def onMessage(caller: Any, data: "NotImportedHere") -> None:  # noqa: F821
+            pass
+
+        error = self.assertRaises(TypeError, dataTypeOf, onMessage)
+        self.assertIn("of data", str(error))

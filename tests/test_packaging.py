@@ -31,3 +31,4 @@ class WheelTests(TestCase):
         self.assertIn("bws/py.typed", names)
         self.assertIn("bws/testing/echo.py", names)
         self.assertIn("bws/client/_inbox.py", names)
+        self.assertIn("bws/server/_web.py", names)

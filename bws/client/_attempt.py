@@ -20,9 +20,9 @@ from twisted.python.failure import Failure
 
 from bws._connection import OP_PONG, Connection, State
 from bws.config import ClientConfiguration, WSServiceConfig
-from bws.dispatch import ServiceMethods
 from bws.errors import Error, InvalidHandshakeError
 from bws.request import HttpResponse
+from bws.server._dispatch import ServiceMethods
 
 __all__ = ["Attempt", "AttemptOwner", "PingHandlers", "SERVER_DROP_WAIT"]
 

@@ -26,10 +26,10 @@ from bws._connection import CLOSE_ABNORMAL, Connection, State
 from bws.binding import bindingDetail
 from bws.closeframe import CloseFrame
 from bws.config import WSServiceConfig
-from bws.dispatch import ServiceMethods
 from bws.errors import Error, PayloadBindingError
 from bws.request import UpgradeRequest
 from bws.server._caller import Caller
+from bws.server._dispatch import ServiceMethods
 from bws.server._returns import sendReturnValue
 
 __all__ = ["ServiceRunner", "BACKLOG"]

@@ -31,7 +31,7 @@ from twisted.test.iosim import FakeTransport, IOPump
 from twisted.test.iosim import connect as iosimConnect
 
 from bws.client import Client
-from bws.listener import Listener
+from bws.server import Listener
 
 __all__ = ["MemoryListener", "MemoryConnection", "connect"]
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_listener -*-
+# -*- test-case-name: tests.test_server -*-
 """``Listener``: a port (or a shared ``Site``) with upgrade services attached (spec §2)."""
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from bws.config import (
     build,
     serviceConfigOf,
 )
-from bws.routing import Attachment, Router
-from bws.upgrade import UpgradeResource, UpgradeSite
+from bws.server._routing import Attachment, Router
+from bws.server._web import UpgradeResource, UpgradeSite
+from bws.tls import listenerTLSFactory
 
 __all__ = ["Listener"]
 
@@ -85,18 +86,18 @@ class Listener(service.Service):
                 f"attach: {upgradeService!r} is not an upgrade service (it has no get())")
         config = serviceConfigOf(upgradeService)
         if config.auth:
-            try:
-                import bws.auth.listener  # noqa: F401
-            except ImportError:
-                raise ConfigurationError(
-                    "WSServiceConfig.auth: listener authentication is not available in "
-                    "this version of bws") from None
+            raise ConfigurationError(
+                "WSServiceConfig.auth: listener authentication is not available in "
+                "this version of bws")
         factory = serverFactory(config, self.config, self.clock)
-        self.router.add(Attachment(upgradeService, path, config, factory))
+        attachment = Attachment(upgradeService, path, config)
+        self.router.add(attachment)
+        self.resource.factories[attachment] = factory
 
     def detach(self, upgradeService: Any) -> None:
         """Stop serving ``upgradeService``; open connections are left alone."""
-        self.router.remove(upgradeService)
+        attachment = self.router.remove(upgradeService)
+        del self.resource.factories[attachment]
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -108,8 +109,6 @@ class Listener(service.Service):
         factory: Any = self.site
         secure = self.config.secureSocket
         if secure is not None:
-            from bws.tls import listenerTLSFactory
-
             factory = listenerTLSFactory(secure, self.site, self.reactor)
         if self.endpointDescription is not None:
             endpoint = serverFromString(self.reactor, self.endpointDescription)

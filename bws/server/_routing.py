@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_routing -*-
+# -*- test-case-name: tests.server.test_routing -*-
 """Attach paths, path templates and ``get`` parameter binding (REFERENCE §1.2)."""
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ def _isTemplate(segment: str) -> bool:
 
 
 class Attachment:
-    """One upgrade service at one (possibly templated) path."""
+    """One upgrade service at one (possibly templated) path, with its ``WSServiceConfig``.
 
-    def __init__(self, upgradeService: Any, path: Any, config: Any, factory: Any) -> None:
+    :raise ConfigurationError: when ``path`` repeats a template parameter, or ``get`` cannot
+        take the path's parameters (see :class:`GetSignature`).
+    """
+
+    def __init__(self, upgradeService: Any, path: Any, config: Any) -> None:
         self.upgradeService = upgradeService
         #: ``"*"``: every path no other attachment claims.
         self.catchAll = path == CATCH_ALL
@@ -56,7 +60,6 @@ class Attachment:
             raise ConfigurationError(f"attach: path {path!r} repeats a template parameter")
         self.path = CATCH_ALL if self.catchAll else "/" + "/".join(self.segments)
         self.config = config
-        self.factory = factory
         self.signature = GetSignature(upgradeService.get, set(names))
 
     def match(self, segments: tuple[str, ...]) -> dict[str, str] | None:

@@ -1,21 +1,19 @@
-# -*- test-case-name: tests.test_upgrade -*-
-"""The HTTP side of the handshake: limits, deadline, routing, checks, auth, ``get``, 101.
+# -*- test-case-name: tests.test_server -*-
+"""The twisted.web glue of the handshake: resource, site, channel limits, hand-over.
 
 twisted.web parses the request (so a bws listener can share a ``Site`` with plain HTTP
-resources); :class:`UpgradeResource` then decides, and on success hands the socket to a
-:class:`bws._autobahn.ServerAdapter` together with the request bytes and whatever the
-peer sent after them (treated as WebSocket data, never as HTTP).
+resources); :class:`UpgradeResource` routes it, :mod:`bws.server._handshake` decides, and on
+success the socket goes to a :class:`bws._autobahn.ServerAdapter` together with the
+request bytes and whatever the peer sent after them (treated as WebSocket data, never as
+HTTP).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import inspect
 from typing import Any
-from urllib.parse import urlsplit
 
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
@@ -26,167 +24,101 @@ from zope.interface import implementer
 
 from bws._autobahn import ServerAdapter
 from bws._connection import Connection
+from bws._http import REASONS
 from bws.config import ListenerConfiguration, RequestLimitConfigs
-from bws.errors import AuthnError, AuthzError, UpgradeError
 from bws.request import UpgradeRequest
-from bws.routing import Attachment, ParamError, Router
+from bws.server._handshake import (
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    STOPPING,
+    Accept,
+    Reject,
+    checkUpgrade,
+    limitsViolation,
+    refusalFor,
+)
+from bws.server._routing import Attachment, ParamError, Router
 from bws.server._serving import ServiceRunner
+from bws.tls import peerCertificate
 
-__all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "normalizeOrigin",
-           "parseTokens", "limitsViolation"]
+__all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits"]
 
 log = Logger()
-_REASONS = {
-    400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 404: b"Not Found",
-    405: b"Method Not Allowed", 413: b"Payload Too Large", 414: b"URI Too Long",
-    426: b"Upgrade Required", 431: b"Request Header Fields Too Large",
-    500: b"Internal Server Error", 503: b"Service Unavailable",
-}
 
 
-def normalizeOrigin(value: str) -> str | None:
-    """``scheme://host[:port]`` lower-cased in scheme and host, or None if not an origin."""
-    try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.scheme or not parts.hostname or parts.path not in ("", "/") or parts.query:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
-
-
-def parseTokens(values: list[str]) -> list[str]:
-    """Comma-separated header tokens, trimmed, empties dropped (linear time)."""
-    out: list[str] = []
-    for value in values:
-        for item in value.split(","):
-            token = item.strip(" \t")
-            if token:
-                out.append(token)
-    return out
-
-
-def limitsViolation(uri: bytes, headerBytes: int, headerCount: int,
-                    limits: RequestLimitConfigs) -> int | None:
-    """The status the request limits demand (414 / 431), or None."""
-    if len(uri) > limits.maxUriLength:
-        return 414
-    if headerBytes > limits.maxHeaderSize or headerCount > limits.maxHeaderCount:
-        return 431
-    return None
-
-
-def respond(request: server.Request, status: int, body: str = "",
-            headers: dict[str, str] | None = None) -> None:
-    """Finish ``request`` with a short plain-text answer."""
+def respond(request: server.Request, reject: Reject) -> None:
+    """Finish ``request`` with ``reject``'s status, headers and short plain-text body."""
     if request.finished or request.channel is None:
         return
-    request.setResponseCode(status, _REASONS.get(status))
+    request.setResponseCode(reject.status, REASONS.get(reject.status))
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    for name, value in (headers or {}).items():
+    for name, value in reject.headers:
         request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
-    data = body.encode("utf-8")
+    data = reject.body.encode("utf-8")
     request.setHeader(b"content-length", str(len(data)).encode("ascii"))
     if data and request.method != b"HEAD":
         request.write(data)
     request.finish()
 
 
+def headerPairs(request: server.Request) -> tuple[tuple[str, str], ...]:
+    """The request's headers as ``(lower-cased name, value)`` pairs, Latin-1 decoded."""
+    return tuple((name.decode("latin-1").lower(), v.decode("latin-1"))
+                 for name, values in request.requestHeaders.getAllRawHeaders()
+                 for v in values)
+
+
 class Upgrade:
-    """One upgrade request on its way through the pipeline (DESIGN §2)."""
+    """One upgrade request on its way through the pipeline (DESIGN §2): route, checks,
+    ``get`` parameters, ``get``, hand-over.
+
+    :ivar attachment: the attachment the path routed to.
+    :ivar factory: that attachment's Autobahn factory (``UpgradeResource.factories``).
+    :ivar bws: the request as the upgrade service sees it.
+    :ivar decision: what :func:`bws.server._handshake.checkUpgrade` accepted.
+    """
 
     def __init__(self, resource: UpgradeResource, request: server.Request) -> None:
         self.resource = resource
         self.request = request
         self.attachment: Attachment | None = None
+        self.factory: Any = None
         self.bws: UpgradeRequest | None = None
-        self.subProtocol: str | None = None
-        self.offered: list[str] = []
+        self.decision: Accept | None = None
 
-    def fail(self, status: int, body: str = "", headers: dict[str, str] | None = None) -> None:
-        respond(self.request, status, body, headers)
+    def refuse(self, reject: Reject) -> None:
+        respond(self.request, reject)
 
     def start(self) -> None:
         request = self.request
         resource = self.resource
         if not resource.accepting:
-            self.fail(503, "The listener is stopping")
+            self.refuse(STOPPING)
             return
         path = request.path.decode("utf-8", "replace")
         found = resource.router.route(path)
         if found is None:
-            self.fail(404, "No service found to handle the service request")
+            self.refuse(NOT_FOUND)
             return
         attachment, pathParams = found
         self.attachment = attachment
-        headers = request.requestHeaders
-        status = limitsViolation(
-            request.uri, sum(len(k) + 2 + len(v) for k, vs in headers.getAllRawHeaders()
-                             for v in vs), sum(len(vs) for _, vs in headers.getAllRawHeaders()),
-            resource.limits)
-        if status is not None:
-            self.fail(status)
-            return
-        if request.method != b"GET":
-            self.fail(405, "WebSocket upgrades use GET", {"Allow": "GET"})
-            return
-        upgrade = [t.lower() for t in parseTokens(
-            [v.decode("latin-1") for v in headers.getRawHeaders(b"upgrade", [])])]
-        connection = [t.lower() for t in parseTokens(
-            [v.decode("latin-1") for v in headers.getRawHeaders(b"connection", [])])]
-        if "websocket" not in upgrade or "upgrade" not in connection:
-            self.fail(426, "This service requires a WebSocket upgrade",
-                      {"Upgrade": "websocket", "Connection": "Upgrade"})
-            return
-        if headers.getRawHeaders(b"sec-websocket-version", []) != [b"13"]:
-            self.fail(426, "Unsupported WebSocket version; use 13",
-                      {"Sec-WebSocket-Version": "13"})
-            return
-        keys = headers.getRawHeaders(b"sec-websocket-key", [])
-        if len(keys) != 1 or not _validKey(keys[0]):
-            self.fail(400, "Missing, duplicated or malformed Sec-WebSocket-Key")
-            return
-        if not headers.getRawHeaders(b"host"):
-            self.fail(400, "Missing Host header")
-            return
+        self.factory = resource.factories[attachment]
+        headers = headerPairs(request)
         config = attachment.config
-        if config.allowedOrigins is not None:
-            origins = headers.getRawHeaders(b"origin", [])
-            origin = normalizeOrigin(origins[0].decode("latin-1")) if len(origins) == 1 else None
-            if origin is None or origin not in config.allowedOrigins:
-                self.fail(403, "Origin not allowed")
-                return
-        self.bws = makeUpgradeRequest(request, path)
+        decision = checkUpgrade(request.method.decode("latin-1"), request.uri, headers,
+                                resource.limits, config.allowedOrigins, config.subProtocols)
+        if isinstance(decision, Reject):
+            self.refuse(decision)
+            return
+        self.decision = decision
+        self.bws = makeUpgradeRequest(request, path, headers)
         self.bws.pathParams = pathParams
         try:
             kwargs = attachment.signature.bind(self.bws)
         except ParamError as e:
-            self.fail(e.status, str(e))
+            self.refuse(Reject(e.status, str(e)))
             return
-        offered = parseTokens([v.decode("latin-1")
-                               for v in headers.getRawHeaders(b"sec-websocket-protocol", [])])
-        self.offered = offered
-        self.subProtocol = next((p for p in offered if p in config.subProtocols), None)
-        d = self.authenticate()
-        if d is None:
-            self.callGet(kwargs)
-        else:
-            d.addCallback(lambda _: self.callGet(kwargs))
-            d.addErrback(self.refused)
-
-    def authenticate(self) -> Deferred[Any] | None:
-        """Authentication and authorization (spec §5.2) plug in here; None when open."""
-        auth = self.attachment.config.auth if self.attachment is not None else None
-        if not auth:
-            return None
-        from bws.auth.listener import authenticate
-
-        assert self.bws is not None
-        return maybeDeferred(authenticate, auth, self.bws)
+        self.callGet(kwargs)
 
     def callGet(self, kwargs: dict[str, Any]) -> None:
         assert self.attachment is not None and self.bws is not None
@@ -198,28 +130,23 @@ class Upgrade:
         if inspect.iscoroutine(result):
             result = Deferred.fromCoroutine(result)
         if isinstance(result, Deferred):
-            result.addCallbacks(self.accept, self.refused)
+            result.addCallbacks(self.gotService, self.refused)
         else:
-            self.accept(result)
+            self.gotService(result)
 
     def refused(self, failure: Failure) -> None:
-        error = failure.value
-        if isinstance(error, AuthnError):
-            self.fail(401)
-        elif isinstance(error, AuthzError):
-            self.fail(403)
-        elif isinstance(error, UpgradeError):
-            self.fail(400, str(error))
-        else:
+        reject = refusalFor(failure.value)
+        if reject is None:
             log.failure("Upgrade service get() failed for {path}", failure,
                         path=self.bws.path if self.bws else "?")
-            self.fail(500, "Internal server error")
+            reject = INTERNAL_ERROR
+        self.refuse(reject)
 
-    def accept(self, service: Any) -> None:
+    def gotService(self, service: Any) -> None:
         if service is None:
             log.error("Upgrade service get() returned None for {path}",
                       path=self.bws.path if self.bws else "?")
-            self.fail(500, "Internal server error")
+            self.refuse(INTERNAL_ERROR)
             return
         if isinstance(service, BaseException):
             self.refused(Failure(service))
@@ -228,48 +155,36 @@ class Upgrade:
         channel = request.channel
         if channel is None or channel.transport is None or request.finished:
             return  # the peer went away while get() ran
+        self.accept(service)
+
+    def accept(self, service: Any) -> None:
+        """Hand the socket to a connection serving ``service``; it answers 101."""
         assert self.attachment is not None and self.bws is not None
+        assert self.decision is not None
         headers: dict[str, Any] = {}
         for name, value in self.bws.responseHeaders:
             headers.setdefault(name, []).append(value)
         config = self.attachment.config
-        connection = Connection(self.resource.clock, config.maxFrameSize,
-                                config.connectionClosureTimeout)
-        ServiceRunner(service, config, connection, self.bws, self.resource.clock)
-        proto = ServerAdapter(connection, self.subProtocol, headers, self.bws)
-        proto.factory = self.attachment.factory
+        clock = self.resource.clock
+        connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
+        ServiceRunner(service, config, connection, self.bws, clock)
+        proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
+        proto.factory = self.factory
         self.resource.track(connection)
-        key = request.requestHeaders.getRawHeaders(b"sec-websocket-key", [b""])[0]
-        handOver(request, proto, key.strip().decode("ascii"), self.offered)
+        handOver(self.request, proto, self.decision.key, list(self.decision.offered))
 
 
-def _validKey(key: bytes) -> bool:
-    try:
-        return len(base64.b64decode(key.strip(), validate=True)) == 16
-    except (binascii.Error, ValueError):
-        return False
-
-
-def makeUpgradeRequest(request: server.Request, path: str) -> UpgradeRequest:
-    headers = tuple((name.decode("latin-1").lower(), v.decode("latin-1"))
-                    for name, values in request.requestHeaders.getAllRawHeaders()
-                    for v in values)
+def makeUpgradeRequest(request: server.Request, path: str,
+                       headers: tuple[tuple[str, str], ...]) -> UpgradeRequest:
+    """The :class:`UpgradeRequest` of ``request``, with its ``headerPairs``."""
     peer = request.getClientAddress()
     host = getattr(peer, "host", None)
     port = getattr(peer, "port", None)
-    transport = request.channel.transport
-    certificate = None
-    if request.isSecure():
-        try:
-            from bws.tls import peerCertificate
-
-            certificate = peerCertificate(transport)
-        except ImportError:
-            certificate = None
+    secure = bool(request.isSecure())
+    certificate = peerCertificate(request.channel.transport) if secure else None
     return UpgradeRequest(
         request.method.decode("latin-1"), request.uri.decode("utf-8", "replace"), path,
-        headers, (str(host), int(port or 0)) if host is not None else None,
-        bool(request.isSecure()),
+        headers, (str(host), int(port or 0)) if host is not None else None, secure,
         certificate)
 
 
@@ -320,6 +235,8 @@ class UpgradeResource:
         self.accepting = True
         #: The open WebSocket connections accepted here (``gracefulStop`` closes them).
         self.connections: set[Connection] = set()
+        #: Each attachment's Autobahn factory, set by ``Listener.attach``.
+        self.factories: dict[Attachment, Any] = {}
 
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
@@ -429,7 +346,7 @@ class UpgradeChannel(http.HTTPChannel):  # type: ignore[misc]
         self._refuse(414 if self._firstLine else 431)
 
     def _refuse(self, status: int) -> None:
-        reason = _REASONS[status]
+        reason = REASONS[status]
         self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                              % (status, reason))
         self.dataReceived = self.lineReceived = lambda *a: None  # type: ignore[method-assign]

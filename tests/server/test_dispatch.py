@@ -1,16 +1,20 @@
-# -*- test-case-name: tests.test_dispatchkey -*-
-"""Tests for ``bws.dispatchkey``."""
+# -*- test-case-name: tests.server.test_dispatch -*-
+"""Tests for ``bws.server._dispatch``."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from bws import dispatchkey
-from bws.dispatchkey import (
+from bws.config import WSServiceConfig
+from bws.server import _dispatch
+from bws.server._dispatch import (
     DISPATCHER_VALUE_ATTRIBUTE,
     SPECIAL_METHODS,
+    ClassShape,
+    ServiceMethods,
     dispatcherTable,
     dispatcherValue,
     dispatchingValue,
@@ -209,7 +213,7 @@ class DispatchingValueTests(SynchronousTestCase):
             def loads(text: Any) -> Any:
                 raise AssertionError("parsed")
 
-        self.patch(dispatchkey, "json", NoParse)
+        self.patch(_dispatch, "json", NoParse)
         self.assertIsNone(dispatchingValue("just some chat text", "type"))
         self.assertIsNone(dispatchingValue(b"[1, 2]", "type"))
 
@@ -243,3 +247,77 @@ class FindDispatchMethodTests(SynchronousTestCase):
     def test_givenTable(self) -> None:
         """A table passed in is used instead of the service's own."""
         self.assertEqual(findDispatchMethod(Chat(), "x", {"x": "onDone"}), "onDone")
+
+
+class ChatWithText(Chat):
+    """``Chat`` with a plain text callback for messages the lookup does not place."""
+
+    def onTextMessage(self, caller: Any, text: str) -> None:
+        pass
+
+
+class TextRouteTests(SynchronousTestCase):
+    """``ServiceMethods.textRoute``: connections route by the same lookup."""
+
+    def test_sameLookup(self) -> None:
+        """Each dispatching value reaches the method ``findDispatchMethod`` names, else the
+        plain text callback."""
+        service = ChatWithText()
+        methods = ServiceMethods(service, object(), WSServiceConfig(dispatcherKey="type"))
+        for value in ("subscribe", "complete", "heartBeat", "ping", "close", "unknown"):
+            route = methods.textRoute(json.dumps({"type": value}).encode("utf-8"))
+            name = findDispatchMethod(service, value)
+            if name is None:
+                self.assertEqual(route, methods.plainText, value)
+            else:
+                assert route is not None
+                self.assertIs(route[0], methods.bind(name), value)
+
+    def test_notJson(self) -> None:
+        """Text that is not a JSON object goes to the plain text callback."""
+        methods = ServiceMethods(ChatWithText(), object(), WSServiceConfig(dispatcherKey="type"))
+        self.assertEqual(methods.textRoute(b"hello"), methods.plainText)
+
+
+class DataParameterTests(SynchronousTestCase):
+    """Which parameter takes the data, and the converter built for its type."""
+
+    def test_afterCaller(self) -> None:
+        """The parameter after the caller is the data, even with more parameters after it."""
+
+        class Service:
+            def onThing(self, caller: Any, data: int, extra: str = "") -> None:
+                pass
+
+        shape = ClassShape.of(Service, validation=True, dispatching=True)
+        self.assertEqual(shape.methods["onThing"].dataParameter, "data")
+        binder = shape.binderFor("onThing", False)
+        assert binder is not None
+        self.assertEqual(binder("5"), 5)
+
+    def test_withoutCaller(self) -> None:
+        """A callback may leave out the caller; its only parameter is the data."""
+
+        class Service:
+            def onTextMessage(self, text: str) -> None:
+                pass
+
+        shape = ClassShape.of(Service, validation=True, dispatching=False)
+        self.assertFalse(shape.methods["onTextMessage"].takesCaller)
+        self.assertEqual(shape.methods["onTextMessage"].dataParameter, "text")
+        self.assertIsNone(shape.binderFor("onTextMessage", False))
+
+    def test_rawData(self) -> None:
+        """``str`` for text, ``bytes`` for binary, or no annotation need no converter."""
+
+        class Service:
+            def onMessage(self, caller: Any, data) -> None:
+                pass
+
+            def onBinaryMessage(self, caller: Any, data: bytes) -> None:
+                pass
+
+        shape = ClassShape.of(Service, validation=True, dispatching=False)
+        self.assertIsNone(shape.binderFor("onMessage", False))
+        self.assertIsNone(shape.binderFor("onMessage", True))
+        self.assertIsNone(shape.binderFor("onBinaryMessage", True))
