@@ -321,3 +321,15 @@ class DataParameterTests(SynchronousTestCase):
         self.assertIsNone(shape.binderFor("onMessage", False))
         self.assertIsNone(shape.binderFor("onMessage", True))
         self.assertIsNone(shape.binderFor("onBinaryMessage", True))
+
+
+class PublicModuleTests(SynchronousTestCase):
+    """``bws.dispatchkey`` (documented for integrators) is the lookup the server runs."""
+
+    def test_sameObjects(self) -> None:
+        """Each public name is the running implementation's object, not a copy."""
+        import bws.dispatchkey
+        from bws.server import _dispatch
+
+        for name in bws.dispatchkey.__all__:
+            self.assertIs(getattr(bws.dispatchkey, name), getattr(_dispatch, name))
