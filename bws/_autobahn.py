@@ -71,7 +71,7 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     Autobahn's vectorised C masker for large ones."""
     n = len(payload)
     if n > SMALL_UNMASK:
-        return create_xor_masker(mask, n).process(payload)  # type: ignore[no-any-return]
+        return create_xor_masker(mask, n).process(payload)
     return unmaskSmall(payload, mask)
 
 
@@ -230,7 +230,7 @@ class _Adapter(WebSocketProtocol):
         """A whole message deflated with the negotiated permessage-deflate (RFC 7692)."""
         compress = self._perMessageCompress
         compress.start_compress_message()
-        return compress.compress_message_data(payload) + compress.end_compress_message()  # type: ignore[no-any-return]
+        return compress.compress_message_data(payload) + compress.end_compress_message()
 
     def writeClose(self, code: int | None, reason: bytes | None, isReply: bool) -> None:
         """A close frame, ours first or the answer to the peer's."""
@@ -274,7 +274,7 @@ class _Adapter(WebSocketProtocol):
         if handler is not None:
             handler.pongReceived(payload)
 
-    def onCloseFrame(self, code: int | None, reasonRaw: bytes | None) -> bool | None:  # type: ignore[override]
+    def onCloseFrame(self, code: int | None, reasonRaw: bytes | None) -> bool | None:
         """A close frame arrived: the peer starting the closing handshake (the handler
         decides when to answer), a malformed one (Autobahn fails the connection), or the
         answer to a close we sent."""
@@ -549,7 +549,7 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         except PayloadCorruptError as e:
             self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
             return None
-        return inflated  # type: ignore[no-any-return]
+        return inflated
 
 
 def _noMessage(payload: bytes, isBinary: bool, text: str | None) -> None:

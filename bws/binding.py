@@ -203,7 +203,7 @@ def _encode(text: str) -> bytes:
 
 def _parseXml(document: str | bytes) -> ElementTree.Element:
     try:
-        return SafeElementTree.fromstring(document)  # type: ignore[no-any-return]
+        return SafeElementTree.fromstring(document)
     except DefusedXmlException as e:
         raise PayloadBindingError(
             f"{BINDING_FAILED}failed to parse xml: {e} "
@@ -545,7 +545,7 @@ def _rewrite(tp: Any, strip: bool, seen: frozenset[type]) -> Any:
         new = _rewrite(inner, strip, seen)
         if strip:
             return new
-        return tp if new is inner else Annotated[(new, *metadata)]  # type: ignore[valid-type]
+        return tp if new is inner else Annotated[(new, *metadata)]
     if origin is Literal:
         return tp
     if origin is not None:
@@ -557,7 +557,7 @@ def _rewrite(tp: Any, strip: bool, seen: frozenset[type]) -> Any:
         if all(new is old for new, old in zip(newArgs, args, strict=True)):
             return tp
         if origin in _UNION_ORIGINS:
-            return Union[newArgs]  # type: ignore[valid-type]  # noqa: UP007
+            return Union[newArgs]  # noqa: UP007
         if isinstance(tp, types.GenericAlias):
             return types.GenericAlias(origin, newArgs)
         copyWith = getattr(tp, "copy_with", None)

@@ -76,11 +76,11 @@ class Client:
 
     def readTextMessage(self) -> str:
         """Wait for the next message, which must be text."""
-        return _call(self._client.readTextMessage)  # type: ignore[no-any-return]
+        return _call(self._client.readTextMessage)
 
     def readBinaryMessage(self) -> bytes:
         """Wait for the next message, which must be binary."""
-        return _call(self._client.readBinaryMessage)  # type: ignore[no-any-return]
+        return _call(self._client.readBinaryMessage)
 
     def readMessage(self, targetType: Any = None) -> Any:
         """Wait for the next message, as ``str``/``bytes`` or bound to ``targetType``."""

@@ -170,7 +170,7 @@ class Client:
         if self.target.secure:
             factory = self._tlsFactory(factory)
         endpoint = HostnameEndpoint(self.reactor, self.target.host, self.target.port)
-        return endpoint.connect(factory)  # type: ignore[no-any-return]
+        return endpoint.connect(factory)
 
     def _tlsFactory(self, factory: Any) -> Any:
         from bws.tls import clientTLSFactory

@@ -265,7 +265,7 @@ class MethodShape:
             keep = self.dataCount
             inner = method
             return lambda *args: inner(*args[:keep])
-        return method  # type: ignore[no-any-return]
+        return method
 
 
 class ClassShape:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from twisted.application import service
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
 from twisted.internet.interfaces import IListeningPort
@@ -130,7 +131,8 @@ class Listener(service.Service):
         """The port number actually bound (useful with port 0)."""
         if self.port is None:
             return None
-        return self.port.getHost().port  # type: ignore[no-any-return,attr-defined]
+        # A TCP port (endpoint strings name TCP ports); IListeningPort.getHost says IAddress.
+        return cast("IPv4Address | IPv6Address", self.port.getHost()).port
 
     def gracefulStop(self) -> Deferred[None]:
         """Refuse new connections, close open ones with 1001, fire when all are gone."""
@@ -154,7 +156,7 @@ class Listener(service.Service):
         port, self.port = self.port, None
         if port is None:
             return succeed(None)
-        return port.stopListening() or succeed(None)  # type: ignore[return-value]
+        return port.stopListening() or succeed(None)
 
     def startService(self) -> None:
         super().startService()
@@ -165,6 +167,6 @@ class Listener(service.Service):
         if self.reactor.running:
             self.reactor.stop()
 
-    def stopService(self) -> Deferred[None]:  # type: ignore[override]
+    def stopService(self) -> Deferred[None]:
         super().stopService()
         return self.gracefulStop()

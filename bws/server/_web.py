@@ -11,7 +11,7 @@ HTTP).
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import connectionDone
@@ -135,7 +135,8 @@ class Upgrade:
             self.gotService(result)
 
     def refused(self, failure: Failure) -> None:
-        reject = refusalFor(failure.value)
+        # Twisted's Failure.__init__ starts value at None; a built Failure always holds one.
+        reject = refusalFor(cast(BaseException, failure.value))
         if reject is None:
             log.failure("Upgrade service get() failed for {path}", failure,
                         path=self.bws.path if self.bws else "?")
@@ -290,7 +291,7 @@ class _Leaf:
         raise TypeError("an upgrade path has no children")
 
 
-class UpgradeChannel(http.HTTPChannel):  # type: ignore[misc]
+class UpgradeChannel(http.HTTPChannel):
     """An HTTP channel with the request limits and an absolute upgrade deadline."""
 
     limits: RequestLimitConfigs = RequestLimitConfigs()
@@ -368,7 +369,7 @@ class UpgradeChannel(http.HTTPChannel):  # type: ignore[misc]
         """The socket now belongs to a WebSocket connection."""
         self._cancelDeadline()
 
-    def connectionLost(self, reason: Failure = connectionDone) -> None:  # type: ignore[override]
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancelDeadline()
         super().connectionLost(reason)
 
@@ -408,7 +409,8 @@ class UpgradeSite(server.Site):
                  clock: Any) -> None:
         super().__init__(resource, reactor=clock)
         # A channel class per site, carrying this listener's limits, deadline and clock.
-        self.protocol = type("UpgradeChannel", (UpgradeChannel,), {  # type: ignore[assignment]
+        # HTTPFactory declares protocol as a function (_genericHTTPChannelProtocolFactory).
+        self.protocol = type("UpgradeChannel", (UpgradeChannel,), {  # type: ignore[method-assign]
             "limits": config.requestLimits, "deadline": config.timeout, "clock": clock})
 
     def log(self, request: Any) -> None:

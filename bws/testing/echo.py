@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     svc = makeService(options)
     svc.startService()
     reactor.addSystemEventTrigger("before", "shutdown", svc.stopService)
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def _chainOnlyVerify(
 def _defaultReactor() -> IReactorTime:
     from twisted.internet import reactor
 
-    return reactor  # type: ignore[return-value]
+    return reactor
 
 
 # --- listener side ---------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def _loadPkcs12(path: str, password: str, what: str) -> pkcs12.PKCS12KeyAndCerti
 
 
 def _publicKeyBytes(key: Any) -> bytes:
-    return key.public_bytes(  # type: ignore[no-any-return]
+    return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 

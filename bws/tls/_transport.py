@@ -73,7 +73,7 @@ class TLSProtocol(BufferingTLSTransport):
 
     def _checkHandshakeStatus(self) -> None:
         # The one place the handshake completes, before any application data is delivered.
-        super()._checkHandshakeStatus()  # type: ignore[misc]
+        super()._checkHandshakeStatus()
         if self._handshakeDone:
             self._stopTimer()
             if self._readingPaused:
@@ -118,7 +118,7 @@ class TLSProtocol(BufferingTLSTransport):
             detail = self._explainVerifyFailure(reason.value)
             if detail is not None:
                 annotate(reason.value, detail)
-        super()._tlsShutdownFinished(reason)  # type: ignore[misc]
+        super()._tlsShutdownFinished(reason)
         if self._reason is not None and self._reason.check(SSL.Error):
             self._reason = Failure(sslErrorFromFailure(self._reason))
 
