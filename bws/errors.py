@@ -24,6 +24,10 @@
 from __future__ import annotations
 
 import builtins
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bws.request import HttpResponse
 
 __all__ = [
     "Error",
@@ -57,6 +61,10 @@ class Error(Exception):
 
 class InvalidHandshakeError(Error):
     """The server answered the upgrade with something other than a valid 101."""
+
+    #: The server's answer (status line and headers) when one arrived, else ``None``; set
+    #: by the client before the error is raised.
+    response: HttpResponse | None
 
 
 class HandshakeTimedOut(Error, builtins.TimeoutError):

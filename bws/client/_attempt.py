@@ -125,7 +125,7 @@ class Attempt:
         return True
 
     def _refuse(self, error: InvalidHandshakeError, response: HttpResponse | None) -> None:
-        error.response = response  # type: ignore[attr-defined]
+        error.response = response
         self.handshakeError = error
 
     def transportLost(self, reason: Failure) -> None:
