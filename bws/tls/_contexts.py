@@ -145,7 +145,7 @@ def _listenerContext(secureSocket: ListenerSecureSocket) -> SSL.Context:
         ctx.use_certificate(identity.chain[0])
         for extra in identity.chain[1:]:
             ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
-        ctx.use_privatekey(identity.key)  # type: ignore[arg-type]
+        ctx.use_privatekey(identity.key)
         ctx.check_privatekey()
     except SSL.Error as e:
         raise SslError(f"Cannot use the listener's certificate and key: {e}") from e
@@ -285,7 +285,7 @@ def _unverifiedContext(
         ctx.use_certificate(identity.chain[0])
         for extra in identity.chain[1:]:
             ctx.add_extra_chain_cert(crypto.X509.from_cryptography(extra))
-        ctx.use_privatekey(identity.key)  # type: ignore[arg-type]
+        ctx.use_privatekey(identity.key)
         ctx.check_privatekey()
     ctx.set_verify(SSL.VERIFY_NONE)
     return ctx
@@ -363,7 +363,7 @@ def clientTLSFactory(
         if ciphers.tls12 or versions.legacy:
             extra["acceptableCiphers"] = _AcceptableCiphers(ciphers.tls12 or None, versions.legacy)
         if identity is not None:
-            extra["privateKey"] = crypto.PKey.from_cryptography_key(identity.key)  # type: ignore[arg-type]
+            extra["privateKey"] = crypto.PKey.from_cryptography_key(identity.key)
             extra["certificate"] = crypto.X509.from_cryptography(identity.chain[0])
             if len(identity.chain) > 1:
                 extra["extraCertChain"] = [crypto.X509.from_cryptography(c) for c in identity.chain[1:]]

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeAlias, cast
 
 import attrs
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from bws.errors import SslError
@@ -65,17 +66,24 @@ def _loadPkcs12(path: str, password: str, what: str) -> pkcs12.PKCS12KeyAndCerti
         ) from e
 
 
-def _publicKeyBytes(key: Any) -> bytes:
+def _publicKeyBytes(key: PublicKeyTypes) -> bytes:
     return key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+#: The private keys pyOpenSSL serves a TLS handshake with.
+TLSPrivateKey: TypeAlias = (
+    dsa.DSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey | rsa.RSAPrivateKey
+)
 
 
 @attrs.frozen
 class Identity:
     """A loaded private key with its certificate chain (leaf first)."""
 
-    key: PrivateKeyTypes
+    key: TLSPrivateKey
     chain: list[x509.Certificate]
 
 
@@ -98,7 +106,9 @@ def loadIdentity(source: CertKey | KeyStore) -> Identity:
         where = f"the private key in KeyStore {source.path!r} does not match its certificate"
     if _publicKeyBytes(key.public_key()) != _publicKeyBytes(chain[0].public_key()):
         raise SslError(where[0].upper() + where[1:])
-    return Identity(key, chain)
+    # The key matches the leaf certificate, so it is a signing key; pyOpenSSL refuses the
+    # rare kinds outside TLSPrivateKey (ML-DSA) with TypeError when the context is built.
+    return Identity(cast(TLSPrivateKey, key), chain)
 
 
 def loadTrustedCertificates(source: str | TrustStore) -> list[x509.Certificate]:
