@@ -14,7 +14,18 @@ import typing
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal, NoReturn, Union, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Final,
+    Literal,
+    NoReturn,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 import attrs
 import defusedxml.ElementTree as SafeElementTree
@@ -26,6 +37,9 @@ from pydantic_core import PydanticSerializationError, core_schema, to_jsonable_p
 
 from bws.closeframe import MAX_CLOSE_REASON_BYTES, CloseFrame, truncateUtf8
 from bws.errors import PayloadBindingError, PayloadValidationError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "BINDING_FAILED",
@@ -506,8 +520,13 @@ def _typeHints(cls: type) -> dict[str, Any]:
         raise TypeError(f"cannot resolve the annotations of {cls!r}: {e}") from e
 
 
+# TypedDict's functional form, called with a computed name and fields (mypy types only the
+# literal form).
+_makeTypedDict = cast("Callable[[str, dict[str, Any]], type]", typing_extensions.TypedDict)
+
+
 def _fieldsTypedDict(name: str, fields: dict[str, tuple[Any, bool]]) -> Any:
-    return typing_extensions.TypedDict(  # type: ignore[operator]
+    return _makeTypedDict(
         name,
         {
             key: typing_extensions.Required[tp] if required else typing_extensions.NotRequired[tp]
@@ -621,8 +640,8 @@ def _isInitVar(annotation: Any) -> bool:
     return annotation is dataclasses.InitVar or isinstance(annotation, dataclasses.InitVar)
 
 
-def _dataclassRecord(cls: type, strip: bool, seen: frozenset[type]) -> Any:
-    declared = cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
+def _dataclassRecord(cls: type[DataclassInstance], strip: bool, seen: frozenset[type]) -> Any:
+    declared = cls.__dataclass_fields__.values()
     if any(_isInitVar(f.type) for f in declared) or any(
         not f.init for f in dataclasses.fields(cls)
     ):
