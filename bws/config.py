@@ -156,6 +156,7 @@ class WSServiceConfig:
 
 _CONFIG_ATTRIBUTE = "__bws_service_config__"
 T = TypeVar("T")
+R = TypeVar("R", bound=attrs.AttrsInstance)
 
 
 def serviceConfig(**fields: Any) -> Callable[[T], T]:
@@ -239,9 +240,9 @@ class ClientConfiguration:
         return self.maxFrameSize * MESSAGE_FRAMES
 
 
-def build(recordType: type[T], fields: Mapping[str, Any]) -> T:
+def build(recordType: type[R], fields: Mapping[str, Any]) -> R:
     """Build a record from keyword fields; an unknown field name is a ConfigurationError."""
-    names = {a.name for a in attrs.fields(recordType)}  # type: ignore[arg-type]
+    names = {a.name for a in attrs.fields(recordType)}
     unknown = sorted(set(fields) - names)
     if unknown:
         raise ConfigurationError(
