@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, unquote
 
 import attrs
@@ -96,8 +96,9 @@ class UpgradeRequest(HeaderPairs):
         """``(lower-cased name, value)`` pairs in arrival order."""
         if not self._headerText:
             return []
-        return [tuple(line.split(":", 1)) for line in  # type: ignore[misc]
-                self._headerText.split("\n")]
+        # Every line is "name:value", as __init__ joined it.
+        return cast("list[tuple[str, str]]",
+                    [tuple(line.split(":", 1)) for line in self._headerText.split("\n")])
 
     @property
     def query(self) -> dict[str, list[str]]:

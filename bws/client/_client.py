@@ -227,8 +227,8 @@ class Client:
 
     def lostDuringHandshake(self, reason: Failure) -> Error:
         """The error for an attempt that ended before the handshake completed."""
-        if reason.check(Error):
-            return reason.value  # type: ignore[return-value]
+        if isinstance(reason.value, Error):
+            return reason.value
         if self.target.secure:
             try:
                 from OpenSSL.SSL import Error as SSLError

@@ -187,8 +187,9 @@ def dispatchingValue(text: str | bytes, key: str) -> str | None:
     :return: the value of ``key`` if ``text`` is a JSON object whose ``key`` holds a string,
         else ``None``.
     """
-    pattern = _JSON_OBJECT_TEXT if isinstance(text, str) else _JSON_OBJECT_BYTES
-    if pattern.match(text) is None:  # type: ignore[arg-type]
+    matched = (_JSON_OBJECT_TEXT.match(text) if isinstance(text, str)
+               else _JSON_OBJECT_BYTES.match(text))
+    if matched is None:
         return None
     try:
         document = json.loads(text)
