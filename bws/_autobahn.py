@@ -283,8 +283,9 @@ class _Adapter(WebSocketProtocol):
                 self.connection.closeFrameArrived(
                     code, reasonRaw.decode("utf-8") if reasonRaw else "")
                 return None
+            # Autobahn passes None for a close frame without a body but annotates int and bytes.
             return super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]
-        result = super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]
+        result = super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]  # as above
         self.connection.closeFrameArrived(
             code, reasonRaw.decode("utf-8", "replace") if reasonRaw else "")
         return result
@@ -341,6 +342,7 @@ class _Adapter(WebSocketProtocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         try:
+            # Defined by Autobahn's Twisted protocol, after _Adapter in the adapters' MRO.
             super().connectionLost(reason)  # type: ignore[misc]
         finally:
             self.connection.connectionLost()

@@ -350,6 +350,7 @@ class UpgradeChannel(http.HTTPChannel):
         reason = REASONS[status]
         self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                              % (status, reason))
+        # The rest of the connection's bytes are dropped unparsed.
         self.dataReceived = self.lineReceived = lambda *a: None  # type: ignore[method-assign]
         self.transport.loseConnection()
 
