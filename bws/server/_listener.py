@@ -9,8 +9,9 @@ from twisted.application import service
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from bws._autobahn import serverFactory
@@ -38,15 +39,15 @@ class Listener(service.Service):
 
     log = Logger()
 
-    def __init__(self, listener: int | str | Site, *, reactor: Any = None, clock: Any = None,
-                 **config: Any) -> None:
+    def __init__(self, listener: int | str | Site, *, reactor: Any = None,
+                 clock: IReactorTime | None = None, **config: Any) -> None:
         if reactor is None:
             from twisted.internet import reactor as globalReactor
 
             reactor = globalReactor
         self.reactor = reactor
         #: Time for deadlines, idle and close timeouts (tests pass a ``Clock``).
-        self.clock = clock if clock is not None else reactor
+        self.clock: IReactorTime = clock if clock is not None else reactor
         self.portNumber: int | None = None
         self.endpointDescription: str | None = None
         self.sharedSite: Site | None = None
@@ -107,7 +108,7 @@ class Listener(service.Service):
         if self.sharedSite is not None or self.port is not None:
             self.resource.accepting = True
             return succeed(None)
-        factory: Any = self.site
+        factory: IProtocolFactory = self.site
         secure = self.config.secureSocket
         if secure is not None:
             factory = listenerTLSFactory(secure, self.site, self.reactor)
@@ -162,7 +163,7 @@ class Listener(service.Service):
         super().startService()
         self.start().addErrback(self._startFailed)
 
-    def _startFailed(self, failure: Any) -> None:
+    def _startFailed(self, failure: Failure) -> None:
         self.log.failure("bws listener could not start", failure)
         if self.reactor.running:
             self.reactor.stop()

@@ -14,7 +14,8 @@ import inspect
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred
-from twisted.internet.protocol import connectionDone
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.python.failure import Failure
@@ -82,7 +83,7 @@ class Upgrade:
         self.resource = resource
         self.request = request
         self.attachment: Attachment | None = None
-        self.factory: Any = None
+        self.factory: ServerFactory | None = None
         self.bws: UpgradeRequest | None = None
         self.decision: Accept | None = None
 
@@ -162,7 +163,7 @@ class Upgrade:
         """Hand the socket to a connection serving ``service``; it answers 101."""
         assert self.attachment is not None and self.bws is not None
         assert self.decision is not None
-        headers: dict[str, Any] = {}
+        headers: dict[str, list[str]] = {}
         for name, value in self.bws.responseHeaders:
             headers.setdefault(name, []).append(value)
         config = self.attachment.config
@@ -226,8 +227,8 @@ class UpgradeResource:
 
     isLeaf = False
 
-    def __init__(self, router: Router, config: ListenerConfiguration, clock: Any,
-                 fallback: Any = None) -> None:
+    def __init__(self, router: Router, config: ListenerConfiguration, clock: IReactorTime,
+                 fallback: IResource | None = None) -> None:
         self.router = router
         self.limits = config.requestLimits
         self.config = config
@@ -237,7 +238,7 @@ class UpgradeResource:
         #: The open WebSocket connections accepted here (``gracefulStop`` closes them).
         self.connections: set[Connection] = set()
         #: Each attachment's Autobahn factory, set by ``Listener.attach``.
-        self.factories: dict[Attachment, Any] = {}
+        self.factories: dict[Attachment, ServerFactory] = {}
 
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
@@ -251,24 +252,26 @@ class UpgradeResource:
             return False
         return bool(request.requestHeaders.getRawHeaders(b"upgrade"))
 
-    def getChildWithDefault(self, name: bytes, request: server.Request) -> Any:
-        if self._ours(request):
+    def getChildWithDefault(self, name: bytes, request: server.Request) -> IResource:
+        fallback = self.fallback
+        if fallback is None or self._ours(request):
             return _Leaf(self)
-        if getattr(self.fallback, "isLeaf", False):
+        if getattr(fallback, "isLeaf", False):
             assert request.postpath is not None and request.prepath is not None
             request.postpath.insert(0, request.prepath.pop())
-            return self.fallback
-        return self.fallback.getChildWithDefault(name, request)
+            return fallback
+        return fallback.getChildWithDefault(name, request)
 
-    def putChild(self, path: bytes, child: Any) -> None:
+    def putChild(self, path: bytes, child: IResource) -> None:
         if self.fallback is None:
             raise TypeError("a bws listener's own site has no HTTP children; share a Site instead")
         self.fallback.putChild(path, child)
 
-    def render(self, request: server.Request) -> Any:
-        if self._ours(request):
+    def render(self, request: server.Request) -> bytes | int:
+        fallback = self.fallback
+        if fallback is None or self._ours(request):
             return _Leaf(self).render(request)
-        return self.fallback.render(request)
+        return fallback.render(request)
 
 
 @implementer(IResource)
@@ -278,16 +281,16 @@ class _Leaf:
     def __init__(self, resource: UpgradeResource) -> None:
         self.resource = resource
 
-    def render(self, request: server.Request) -> Any:
+    def render(self, request: server.Request) -> bytes | int:
         server_ = self.resource.config.server
         request.setHeader(b"server", (server_ or "bws").encode("latin-1"))
         Upgrade(self.resource, request).start()
         return server.NOT_DONE_YET
 
-    def getChildWithDefault(self, name: bytes, request: server.Request) -> Any:
+    def getChildWithDefault(self, name: bytes, request: server.Request) -> IResource:
         return self
 
-    def putChild(self, path: bytes, child: Any) -> None:
+    def putChild(self, path: bytes, child: IResource) -> None:
         raise TypeError("an upgrade path has no children")
 
 
@@ -296,7 +299,7 @@ class UpgradeChannel(http.HTTPChannel):
 
     limits: RequestLimitConfigs = RequestLimitConfigs()
     deadline: float = 120.0
-    clock: Any = None
+    clock: IReactorTime | None = None
     transport: Any
 
     def connectionMade(self) -> None:
@@ -307,7 +310,7 @@ class UpgradeChannel(http.HTTPChannel):
         self._firstLine = True
         self._headerBytes = 0
         self._headerCount = 0
-        self._deadlineCall: Any = None
+        self._deadlineCall: IDelayedCall | None = None
         super().connectionMade()
         self.setTimeout(None)  # the deadline below replaces the idle timeout
         self._armDeadline()
@@ -358,7 +361,7 @@ class UpgradeChannel(http.HTTPChannel):
         self._cancelDeadline()
         super().allContentReceived()
 
-    def requestDone(self, request: Any) -> None:
+    def requestDone(self, request: http.Request) -> None:
         super().requestDone(request)
         self._firstLine = True
         self._headerBytes = 0
@@ -378,7 +381,7 @@ class UpgradeChannel(http.HTTPChannel):
 class UpgradeRequestWithLimits(server.Request):
     """Refuses a body larger than ``maxEntityBodySize`` with 413 before reading it."""
 
-    channel: Any
+    channel: UpgradeChannel
 
     def gotLength(self, length: int | None) -> None:
         limit = self.channel.limits.maxEntityBodySize
@@ -407,13 +410,13 @@ class UpgradeSite(server.Site):
     displayTracebacks = False
 
     def __init__(self, resource: UpgradeResource, config: ListenerConfiguration,
-                 clock: Any) -> None:
+                 clock: IReactorTime) -> None:
         super().__init__(resource, reactor=clock)
         # A channel class per site, carrying this listener's limits, deadline and clock.
         # HTTPFactory declares protocol as a function (_genericHTTPChannelProtocolFactory).
         self.protocol = type("UpgradeChannel", (UpgradeChannel,), {  # type: ignore[method-assign]
             "limits": config.requestLimits, "deadline": config.timeout, "clock": clock})
 
-    def log(self, request: Any) -> None:
+    def log(self, request: http.Request) -> None:
         """No access log per upgrade: it would cost on the handshake path."""
 
