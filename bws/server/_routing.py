@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
-from bws.config import ConfigurationError
+from bws.config import ConfigurationError, WSServiceConfig
 from bws.request import Header, UpgradeRequest
 
 __all__ = ["Attachment", "Router", "splitPath", "ParamError", "GetSignature", "CATCH_ALL"]
@@ -50,7 +50,8 @@ class Attachment:
         take the path's parameters (see :class:`GetSignature`).
     """
 
-    def __init__(self, upgradeService: Any, path: Any, config: Any) -> None:
+    def __init__(self, upgradeService: Any, path: str | list[str] | tuple[str, ...] | None,
+                 config: WSServiceConfig) -> None:
         self.upgradeService = upgradeService
         #: ``"*"``: every path no other attachment claims.
         self.catchAll = path == CATCH_ALL
