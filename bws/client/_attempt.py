@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IProtocol, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -89,7 +89,7 @@ class Attempt:
         self.handshakeError: Error | None = None
         self.lostReason: Failure | None = None
         #: The Autobahn protocol carrying the attempt, once built (diagnostics, tests).
-        self.protocol: Any = None
+        self.protocol: IProtocol | None = None
 
     # -- the opening handshake ---------------------------------------------------------
 

@@ -29,12 +29,12 @@ its cookies.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -51,6 +51,9 @@ from bws.errors import (
     HandshakeTimedOut,
 )
 from bws.request import HttpResponse
+
+if TYPE_CHECKING:
+    from bws.binding import Binder
 
 __all__ = ["Client", "Target", "parseUrl", "cookieHeader", "Connector"]
 
@@ -106,7 +109,7 @@ def cookieHeader(cookies: Any) -> str | None:
 
 
 #: Opens a transport for a protocol factory: ``connector(factory) -> Deferred``.
-Connector = Callable[[Any], "Deferred[Any]"]
+Connector = Callable[[IProtocolFactory], "Deferred[Any]"]
 
 
 class Client:
@@ -131,7 +134,7 @@ class Client:
         #: The current connection (a new one after each reconnect).
         self.connection: Connection | None = None
         #: The Autobahn protocol of the current connection (diagnostics and tests).
-        self.protocol: Any = None
+        self.protocol: IProtocol | None = None
         self.attributes: dict[str, Any] = {}
         #: Queued messages and pending reads; ``inbox.closed`` once ``close()`` was called.
         self.inbox = Inbox(clock, config.readTimeout, config.messageLimit,
@@ -164,7 +167,7 @@ class Client:
         client = cls(target, cfg, reactor, clock or reactor, connector)
         return client._connectWithRetries(initial=True).addCallback(lambda _: client)
 
-    def _connectTCP(self, factory: Any) -> Deferred[Any]:
+    def _connectTCP(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
         from twisted.internet.endpoints import HostnameEndpoint
 
         if self.target.secure:
@@ -172,7 +175,7 @@ class Client:
         endpoint = HostnameEndpoint(self.reactor, self.target.host, self.target.port)
         return endpoint.connect(factory)
 
-    def _tlsFactory(self, factory: Any) -> Any:
+    def _tlsFactory(self, factory: IProtocolFactory) -> IProtocolFactory:
         from bws.tls import clientTLSFactory
 
         return clientTLSFactory(self.config.secureSocket, self.target.host, factory,
@@ -325,7 +328,7 @@ class Client:
 
     # -- reading --------------------------------------------------------------------
 
-    def _read(self, kind: ReadKind, binder: Any = None) -> Deferred[Any]:
+    def _read(self, kind: ReadKind, binder: Binder | None = None) -> Deferred[Any]:
         d = self.inbox.read(kind, binder)
         if not d.called and self._needsReconnect:
             self._reconnect().addErrback(lambda f: None)

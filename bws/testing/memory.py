@@ -25,6 +25,7 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.test.iosim import FakeTransport, IOPump
@@ -55,7 +56,7 @@ class MemoryListener:
         """Serve ``upgradeService`` at ``path``, as ``Listener.attach`` does."""
         self.listener.attach(upgradeService, path)
 
-    def _connector(self, factory: Any) -> Deferred[Any]:
+    def _connector(self, factory: IProtocolFactory) -> Deferred[IProtocol | None]:
         port = next(self._ports)
         clientAddress = IPv4Address("TCP", "127.0.0.1", port)
         serverAddress = IPv4Address("TCP", "127.0.0.1", 9090)
@@ -124,7 +125,7 @@ def connect(upgradeService: Any, path: str = "/", *, clock: MemoryReactorClock |
     listener = MemoryListener(clock, **(listenerConfig or {}))
     listener.attach(upgradeService, path)
     d = listener.connect(path, **clientConfig)
-    results: list[Any] = []
+    results: list[Client | Failure] = []
     d.addBoth(results.append)
     if not results:
         raise AssertionError("the handshake did not complete in memory")
