@@ -13,10 +13,13 @@ and calls this client only from other threads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from bws.client import Client as AsyncClient
 from bws.request import HttpResponse
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 __all__ = ["Client"]
 
@@ -33,7 +36,7 @@ def _ensureSetup() -> None:
         _setUp = True
 
 
-def _call(fn: Callable[[], Any], timeout: float | None = None) -> Any:
+def _call(fn: Callable[[], Deferred[T]], timeout: float | None = None) -> T:
     """Run ``fn`` in the reactor thread and wait for its (Deferred) result."""
     _ensureSetup()
     from twisted.python.threadable import isInIOThread
@@ -46,10 +49,11 @@ def _call(fn: Callable[[], Any], timeout: float | None = None) -> Any:
     from twisted.internet.defer import maybeDeferred
 
     @crochet.run_in_reactor
-    def inReactor() -> Any:
+    def inReactor() -> Deferred[T]:
         return maybeDeferred(fn)
 
-    return inReactor().wait(timeout if timeout is not None else 10**9)
+    # crochet waits for the Deferred; its stub types the wait as returning the Deferred.
+    return cast(T, inReactor().wait(timeout if timeout is not None else 10**9))
 
 
 class Client:
