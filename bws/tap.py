@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.python import usage
 
 from bws.config import ConfigurationError, serviceConfigOf, setServiceConfig
 from bws.server import Listener
+
+if TYPE_CHECKING:
+    from bws.tls import CertKey, KeyStore, ListenerSecureSocket
 
 __all__ = ["Options", "makeService"]
 
@@ -22,8 +26,8 @@ DEFAULT_SERVICE = "bws.testing.echo:EchoUpgradeService"
 CONFORMANCE_FRAME_SIZE = 16 * 1024 * 1024
 
 
-def _positive(name: str, kind: type = int) -> Any:
-    def convert(value: str) -> Any:
+def _positive(name: str, kind: Callable[[str], float] = int) -> Callable[[str], float]:
+    def convert(value: str) -> float:
         try:
             number = kind(value)
         except ValueError:
@@ -168,13 +172,13 @@ def applyServiceOptions(upgradeService: Any, options: Options) -> None:
         setServiceConfig(upgradeService, config)
 
 
-def secureSocketFrom(options: Options) -> Any:
+def secureSocketFrom(options: Options) -> ListenerSecureSocket | None:
     """A ``ListenerSecureSocket`` from the TLS options, or None for plain ws://."""
     if not (options["cert"] or options["keystore"]):
         return None
     from bws import tls
 
-    key: Any
+    key: CertKey | KeyStore
     if options["keystore"]:
         password = _readSecret(options["keystore-password-file"],
                                options["keystore-password-env"], "--keystore")
