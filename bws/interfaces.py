@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from bws.request import UpgradeRequest
 
 __all__ = ["IUpgradeService", "IService", "IPingPongService", "ICaller"]
 
@@ -16,7 +21,7 @@ class IUpgradeService(Interface):
     Configure it with :func:`bws.serviceConfig`.
     """
 
-    def get(request: Any) -> Any:
+    def get(request: UpgradeRequest) -> Any:
         """Answer an upgrade request.
 
         Further parameters are bound by name: path template params (``/rooms/{room}``),
@@ -62,22 +67,22 @@ class ICaller(Interface):
 
     connectionId = Attribute("A string unique to this connection.")
 
-    def writeTextMessage(data: str) -> Any:
+    def writeTextMessage(data: str) -> Deferred[None]:
         """Send a text message; the Deferred fires when the transport took it."""
 
-    def writeBinaryMessage(data: bytes) -> Any:
+    def writeBinaryMessage(data: bytes) -> Deferred[None]:
         """Send a binary message; the Deferred fires when the transport took it."""
 
-    def writeMessage(data: Any) -> Any:
+    def writeMessage(data: Any) -> Deferred[None]:
         """Send str as text, bytes as binary, anything else as JSON text."""
 
-    def ping(data: bytes) -> Any:
+    def ping(data: bytes) -> Deferred[None]:
         """Send a ping (payload at most 125 bytes)."""
 
-    def pong(data: bytes) -> Any:
+    def pong(data: bytes) -> Deferred[None]:
         """Send a pong (payload at most 125 bytes)."""
 
-    def close(statusCode: int = 1000, reason: str | None = None, timeout: Any = None) -> Any:
+    def close(statusCode: int = 1000, reason: str | None = None, timeout: Any = None) -> Deferred[None]:
         """Close; the Deferred fires when the peer's close arrives or the timeout passes."""
 
     def isOpen() -> bool:

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from zope.interface import implementer
 
-from bws.interfaces import IService, IUpgradeService
+from bws.interfaces import ICaller, IService, IUpgradeService
+from bws.request import UpgradeRequest
 
 __all__ = ["EchoService", "EchoUpgradeService", "main"]
 
@@ -20,10 +20,10 @@ __all__ = ["EchoService", "EchoUpgradeService", "main"]
 class EchoService:
     """Returns every message as it came: the return value is sent back."""
 
-    def onTextMessage(self, caller: Any, text: str) -> str:
+    def onTextMessage(self, caller: ICaller, text: str) -> str:
         return text
 
-    def onBinaryMessage(self, caller: Any, data: bytes) -> bytes:
+    def onBinaryMessage(self, caller: ICaller, data: bytes) -> bytes:
         return data
 
 
@@ -34,7 +34,7 @@ class EchoUpgradeService:
     def __init__(self) -> None:
         self.service = EchoService()
 
-    def get(self, request: Any) -> EchoService:
+    def get(self, request: UpgradeRequest) -> EchoService:
         return self.service
 
 
