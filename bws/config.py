@@ -11,7 +11,7 @@ import attrs
 from bws._fields import Fields, nameTuple
 from bws._http import normalizeOrigin
 from bws.errors import Error
-from bws.tls._records import ListenerSecureSocket
+from bws.tls._records import ClientSecureSocket, ListenerSecureSocket
 
 __all__ = [
     "ConfigurationError",
@@ -142,7 +142,7 @@ class WSServiceConfig:
     allowedOrigins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
 
     @dispatcherStreamId.validator
-    def _checkStreamId(self, attribute: attrs.Attribute, value: Any) -> None:
+    def _checkStreamId(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
         if value is not None and self.dispatcherKey is None:
             _checks.fail(self, attribute, "dispatcherStreamId needs dispatcherKey")
 
@@ -215,7 +215,7 @@ class ClientConfiguration:
     readTimeout: float = _checks.secondsField(-1, allowMinusOne=True)
     #: Seconds a write may wait for flow control; -1 waits forever.
     writeTimeout: float = _checks.secondsField(-1, allowMinusOne=True)
-    secureSocket: Any = None
+    secureSocket: ClientSecureSocket | None = None
     maxFrameSize: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, converter=_frameSize)
     maxMessageSize: int = attrs.field(default=0, validator=_checks.checkInt())
     webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_checks.checkBool)

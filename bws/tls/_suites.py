@@ -91,6 +91,7 @@ class VersionInfo:
 
     rank: int
     openSSL: int
+    #: A ``twisted.internet.ssl.TLSVersion`` constant (``constantly`` ships no types).
     twisted: Any
 
 
