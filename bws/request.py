@@ -11,6 +11,9 @@ from urllib.parse import parse_qs, unquote
 
 import attrs
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
 __all__ = ["UpgradeRequest", "HttpResponse", "HeaderPairs", "Principal", "Header"]
 
 
@@ -77,7 +80,7 @@ class UpgradeRequest(HeaderPairs):
 
     def __init__(self, method: str, uri: str, path: str,
                  headerPairs: tuple[tuple[str, str], ...], peer: tuple[str, int] | None,
-                 isSecure: bool, peerCertificate: Any = None) -> None:
+                 isSecure: bool, peerCertificate: x509.Certificate | None = None) -> None:
         self.method = method
         self.uri = uri
         self.path = path

@@ -14,6 +14,8 @@ from bws.interfaces import ICaller
 from bws.request import UpgradeRequest
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from bws.server._serving import ServiceRunner
 
 __all__ = ["Caller"]
@@ -105,7 +107,7 @@ class Caller:
         """The subprotocol agreed in the handshake, or None."""
         return self._connection.subProtocol
 
-    def getPeerCertificate(self) -> Any:
+    def getPeerCertificate(self) -> x509.Certificate | None:
         """The verified client certificate on mutual TLS, else None."""
         return self._request.peerCertificate
 
