@@ -26,16 +26,19 @@ from autobahn.twisted.websocket import (
 )
 from autobahn.websocket.compress import (
     PERMESSAGE_COMPRESSION_EXTENSION,
+    PerMessageCompressOffer,
+    PerMessageCompressResponse,
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
     PerMessageDeflateResponse,
     PerMessageDeflateResponseAccept,
 )
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
+from autobahn.websocket.types import ConnectionResponse
 from autobahn.websocket.utf8validator import Utf8Validator
 from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IAddress, IProtocol, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
@@ -106,7 +109,8 @@ def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
     }
 
 
-def _acceptDeflate(offers: list[Any]) -> Any:
+def _acceptDeflate(
+        offers: list[PerMessageCompressOffer]) -> PerMessageDeflateOfferAccept | None:
     """Accept the first permessage-deflate offer (RFC 7692), with its parameters."""
     for offer in offers:
         if isinstance(offer, PerMessageDeflateOffer):
@@ -114,7 +118,8 @@ def _acceptDeflate(offers: list[Any]) -> Any:
     return None
 
 
-def _acceptDeflateResponse(response: Any) -> Any:
+def _acceptDeflateResponse(
+        response: PerMessageCompressResponse) -> PerMessageDeflateResponseAccept | None:
     """Accept the server's permessage-deflate answer to our offer."""
     if isinstance(response, PerMessageDeflateResponse):
         return PerMessageDeflateResponseAccept(response)
@@ -576,7 +581,7 @@ class ClientAttempt(typing.Protocol):
     """What a :class:`ClientAdapter` reports the opening handshake to (``bws.client``)."""
 
     #: The attempt's protocol, once built (for diagnostics and tests).
-    protocol: Any
+    protocol: IProtocol | None
 
     def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str) -> None:
         """The server's answer is not a valid 101."""
@@ -609,7 +614,7 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             getattr(self, "http_headers", {}).get("sec-websocket-protocol", ""))
         super().failHandshake(reason)
 
-    def _onConnect(self, response: Any) -> Any:
+    def _onConnect(self, response: ConnectionResponse) -> Deferred[None] | None:
         if not self.attempt.subProtocolAccepted(
                 getattr(self, "http_response_data", None), response.protocol):
             self.dropConnection(abort=True)
@@ -650,7 +655,7 @@ class ClientFactory(WebSocketClientFactory):
         self.attempt = attempt
         self.built: ClientAdapter | None = None
 
-    def buildProtocol(self, addr: Any) -> ClientAdapter:
+    def buildProtocol(self, addr: IAddress | None) -> ClientAdapter:
         proto = ClientAdapter(self.connection, self.attempt)
         proto.factory = self
         self.built = self.attempt.protocol = proto
