@@ -36,7 +36,7 @@ class _SearchCounter(bytearray):
 
     searched = 0
 
-    def find(self, sub: Any, start: Any = 0, *args: Any) -> int:  # type: ignore[override]
+    def find(self, sub: Any, start: Any = 0, *args: Any) -> int:
         self.searched += len(self) - start
         return super().find(sub, start, *args)
 
