@@ -44,7 +44,8 @@ from twisted.python.failure import Failure
 
 from bws._connection import Connection
 from bws._frames import SMALL_UNMASK, unmaskSmall
-from bws.config import ListenerConfiguration, WSServiceConfig
+from bws._http import HeadError, NotHttp, ResponseHead
+from bws.config import ListenerConfiguration, RequestLimitConfigs, WSServiceConfig
 from bws.errors import (
     CorruptedFrameError,
     Error,
@@ -56,6 +57,7 @@ from bws.request import UpgradeRequest
 __all__ = ["ServerAdapter", "ClientAdapter", "ClientFactory", "ClientAttempt",
            "serverFactory", "clientOptions", "autobahnLimits", "validCloseFrame"]
 
+STATE_CONNECTING = WebSocketProtocol.STATE_CONNECTING
 STATE_OPEN = WebSocketProtocol.STATE_OPEN
 STATE_CLOSING = WebSocketProtocol.STATE_CLOSING
 STATE_CLOSED = WebSocketProtocol.STATE_CLOSED
@@ -63,6 +65,10 @@ _ALLOWED_CLOSE = WebSocketProtocol.CLOSE_STATUS_CODES_ALLOWED
 _HEADER16 = struct.Struct("!BBH").pack
 _HEADER64 = struct.Struct("!BBQ").pack
 _NO_HEADERS: dict[str, Any] = {}
+
+#: The bounds of a server's answer to the upgrade request: a bws listener's own defaults
+#: for requests (a status line of 4096 bytes, 8192 bytes in 100 header fields).
+RESPONSE_LIMITS: RequestLimitConfigs = RequestLimitConfigs()
 
 #: Frames at least this long are collected by the fast path while they arrive (smaller
 #: ones cut short by a read wait whole; anything else goes to Autobahn's parser).
@@ -594,19 +600,54 @@ class ClientAttempt(typing.Protocol):
 
 
 class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  # Autobahn's bases disagree
-    """Autobahn's client protocol for one connection attempt."""
+    """Autobahn's client protocol for one connection attempt.
+
+    The server's answer to the upgrade request is collected here, within
+    :data:`RESPONSE_LIMITS`, and handed to Autobahn once whole: Autobahn alone would buffer
+    an answer without bound and search all of it again on every read.
+    """
 
     def __init__(self, connection: Connection, attempt: ClientAttempt) -> None:
         super().__init__()
         self.connection = connection
         self.attempt = attempt
+        self._response: ResponseHead | None = None
 
     def _connectionMade(self) -> None:
         self._initState()
+        limits = RESPONSE_LIMITS
+        self._response = ResponseHead(limits.maxUriLength, limits.maxHeaderSize,
+                                      limits.maxHeaderCount)
         if self.factory.proxy is not None:
             self.startProxyConnect()
         else:
             self.startHandshake()
+
+    def dataReceived(self, data: bytes) -> None:
+        """Collect the answer's head (bounded, each byte searched once), then let Autobahn
+        parse it; refuse at once an answer that is not HTTP or is over a limit."""
+        response = self._response
+        if response is None or self.state != STATE_CONNECTING:
+            self._dataReceived(data)
+            return
+        try:
+            end = response.feed(data)
+        except HeadError as e:
+            self._response = None
+            self.failHandshake(self._notHttp(e) if isinstance(e, NotHttp) else str(e))
+            return
+        if end is not None:
+            self._response = None
+            self._dataReceived(bytes(response.buffer))
+
+    def _notHttp(self, error: NotHttp) -> str:
+        """Why an answer is not HTTP: a TLS record (RFC 8446 §5.1: 0x15 alert, 0x16
+        handshake) on a plain connection means the URL should have been ``wss://``."""
+        factory = self.factory
+        if error.first[:1] in (b"\x15", b"\x16") and not factory.isSecure:
+            return (f"the server at {factory.host}:{factory.port} speaks TLS "
+                    f"(is it wss:// rather than ws://?)")
+        return str(error)
 
     def failHandshake(self, reason: str) -> None:
         self.attempt.handshakeRefused(

@@ -1,5 +1,6 @@
 # -*- test-case-name: tests.test_http -*-
-"""Handshake header rules on plain values: origins, token lists, the key, reason phrases."""
+"""Handshake header rules on plain values: origins, token lists, the key, reason phrases,
+and a bounded reader of response heads."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import urlsplit
 
-__all__ = ["REASONS", "normalizeOrigin", "parseTokens", "validKey"]
+__all__ = ["REASONS", "normalizeOrigin", "parseTokens", "validKey", "HeadError", "NotHttp",
+           "ResponseHead", "closingAnswer", "NOT_TLS_ANSWER", "TLS_ONLY_ANSWER",
+           "TLS_HANDSHAKE_RECORD"]
 
 #: Reason phrases of the statuses a bws listener answers (RFC 9110 §15).
 REASONS: Final[dict[int, bytes]] = {
@@ -18,6 +21,41 @@ REASONS: Final[dict[int, bytes]] = {
     426: b"Upgrade Required", 431: b"Request Header Fields Too Large",
     500: b"Internal Server Error", 503: b"Service Unavailable",
 }
+
+
+#: The first byte of a TLS client's first record (RFC 8446 §5.1: ContentType handshake).
+TLS_HANDSHAKE_RECORD: Final = 0x16
+
+
+def closingAnswer(status: int, body: str = "", reason: str | None = None) -> bytes:
+    """
+    A whole HTTP/1.1 answer after which the server closes the connection.
+
+    :param status: the status code.
+    :param body: a short plain-text body (UTF-8).
+    :param reason: the reason phrase; :data:`REASONS`' by default.
+    :return: the bytes to write.
+    """
+    phrase = REASONS[status] if reason is None else reason.encode("latin-1")
+    data = body.encode("utf-8")
+    kind = b"Content-Type: text/plain; charset=utf-8\r\n" if data else b""
+    return (b"HTTP/1.1 %d %s\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (status, phrase, kind, len(data), data))
+
+
+#: A plain listener's answer to a TLS ClientHello: its client speaks TLS to a port that
+#: does not (a ``wss://`` URL for a ``ws://`` listener). Its own TLS stack will not read it;
+#: a person looking at the bytes will.
+NOT_TLS_ANSWER: Final = closingAnswer(
+    400, "This port speaks plain HTTP and WebSocket, not TLS: use ws:// (or http://) "
+         "rather than wss:// (or https://).\n")
+
+#: A TLS listener's answer to a plain HTTP request (a ``ws://`` URL for a ``wss://``
+#: listener), sent in clear text: the reason phrase says it too, for clients that show
+#: only the status line.
+TLS_ONLY_ANSWER: Final = closingAnswer(
+    400, "This port speaks TLS: use wss:// (or https://) rather than ws:// (or http://).\n",
+    "Bad Request (this port speaks TLS: use wss://)")
 
 
 def normalizeOrigin(value: str) -> str | None:
@@ -69,3 +107,97 @@ def validKey(key: str | bytes) -> bool:
         return len(base64.b64decode(key.strip(), validate=True)) == 16
     except (binascii.Error, ValueError):
         return False
+
+
+class HeadError(ValueError):
+    """An HTTP message head broke a size limit, or is not HTTP; the message says which."""
+
+
+class NotHttp(HeadError):
+    """The first bytes that arrived cannot begin a status line (``HTTP/``)."""
+
+    def __init__(self, message: str, first: bytes) -> None:
+        super().__init__(message)
+        #: the first bytes received.
+        self.first = first
+
+
+class ResponseHead:
+    """
+    Collect the head of an HTTP response (RFC 9112 §2.1: status line, header lines, an
+    empty line) as it arrives, in linear time and within size limits.
+
+    Each byte is searched for the end of a line once, however the head is cut into reads,
+    and the limits are checked on lines still arriving, so a peer that never ends its head
+    is refused once it is over a limit, never buffered without bound.
+
+    :param maxStartLine: bytes allowed in the status line (without its CRLF).
+    :param maxHeaderBytes: bytes allowed in the header lines together (without CRLFs).
+    :param maxHeaderCount: header lines allowed.
+    """
+
+    #: What a status line begins with (RFC 9112 §4, §2.3: case-sensitive).
+    startsWith: Final = b"HTTP/"
+
+    def __init__(self, maxStartLine: int, maxHeaderBytes: int, maxHeaderCount: int) -> None:
+        self.maxStartLine = maxStartLine
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        #: every byte received so far (the head, and whatever followed it).
+        self.buffer = bytearray()
+        self._lineStart = 0
+        self._searchFrom = 0
+        self._inStartLine = True
+        self._headerBytes = 0
+        self._headerCount = 0
+
+    def feed(self, data: bytes) -> int | None:
+        """
+        Add ``data`` to the head.
+
+        :return: the length in bytes of the whole head (its final empty line included) once
+            that line arrived, the bytes after it being the start of the body or of another
+            protocol; ``None`` while the head is incomplete.
+        :raises NotHttp: the first bytes cannot begin a status line (``HTTP/``).
+        :raises HeadError: the status line, the header bytes or the header count is over its
+            limit (the message names the limit).
+        """
+        buffer = self.buffer
+        checked = len(buffer)
+        buffer += data
+        if checked < len(self.startsWith):
+            first = bytes(buffer[:len(self.startsWith)])
+            if not self.startsWith.startswith(first):
+                raise NotHttp(f"not an HTTP response (it starts with {first!r})", first)
+        while True:
+            # A CRLF split over two reads: look again at the last byte searched.
+            end = buffer.find(b"\r\n", max(self._searchFrom - 1, self._lineStart))
+            if end < 0:
+                self._searchFrom = len(buffer)
+                partial = len(buffer) - self._lineStart
+                if partial and buffer[-1] == 0x0D:
+                    partial -= 1
+                self._checkLine(partial, complete=False)
+                return None
+            length = end - self._lineStart
+            self._lineStart = self._searchFrom = end + 2
+            if self._inStartLine:
+                self._checkLine(length, complete=True)
+                self._inStartLine = False
+            elif length == 0:
+                return end + 2
+            else:
+                self._checkLine(length, complete=True)
+
+    def _checkLine(self, length: int, complete: bool) -> None:
+        if self._inStartLine:
+            if length > self.maxStartLine:
+                raise HeadError(f"status line longer than {self.maxStartLine} bytes")
+            return
+        if self._headerBytes + length > self.maxHeaderBytes:
+            raise HeadError(f"header fields larger than {self.maxHeaderBytes} bytes")
+        if complete:
+            self._headerBytes += length
+            self._headerCount += 1
+            if self._headerCount > self.maxHeaderCount:
+                raise HeadError(f"more than {self.maxHeaderCount} header fields")

@@ -230,18 +230,25 @@ class Client:
 
     def lostDuringHandshake(self, reason: Failure) -> Error:
         """The error for an attempt that ended before the handshake completed."""
-        if isinstance(reason.value, Error):
-            return reason.value
-        if self.target.secure:
+        target = self.target
+        if target.secure:
             try:
                 from OpenSSL.SSL import Error as SSLError
 
+                from bws.tls._wording import notTlsError
+
+                # A plain server's answer (the listener's 400) read as a TLS record.
+                notTls = notTlsError(reason.value, target.host, target.port)
+                if notTls is not None:
+                    return notTls
                 if reason.check(SSLError):
                     from bws.tls import sslErrorFromFailure
 
                     return sslErrorFromFailure(reason)
             except ImportError:  # pragma: no cover
                 pass
+        if isinstance(reason.value, Error):
+            return reason.value
         detail = reason.getErrorMessage()
         return ConnectionError(f"IO Error: {detail}" if detail else "IO Error")
 

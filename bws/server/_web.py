@@ -25,7 +25,7 @@ from zope.interface import implementer
 
 from bws._autobahn import ServerAdapter
 from bws._connection import Connection
-from bws._http import REASONS
+from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, closingAnswer
 from bws.config import ListenerConfiguration, RequestLimitConfigs
 from bws.request import UpgradeRequest
 from bws.server._handshake import (
@@ -40,7 +40,7 @@ from bws.server._handshake import (
 )
 from bws.server._routing import Attachment, ParamError, Router
 from bws.server._serving import ServiceRunner
-from bws.tls import peerCertificate
+from bws.tls import isSecureTransport, peerCertificate
 
 __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits"]
 
@@ -307,6 +307,7 @@ class UpgradeChannel(http.HTTPChannel):
         self.MAX_LENGTH = limits.maxUriLength + limits.maxHeaderSize + 64
         self.totalHeadersSize = self.MAX_LENGTH + 64
         self.maxHeaders = limits.maxHeaderCount + 1
+        self._fresh = True
         self._firstLine = True
         self._headerBytes = 0
         self._headerCount = 0
@@ -329,6 +330,18 @@ class UpgradeChannel(http.HTTPChannel):
         if self.transport is not None:
             self.transport.abortConnection()
 
+    def dataReceived(self, data: bytes) -> None:
+        if self._fresh and data:
+            self._fresh = False
+            # A TLS ClientHello (RFC 8446 §5.1: a handshake record, 0x16 0x03 ...) cannot
+            # begin an HTTP request (RFC 9112 §3: a method is a token): its client wants TLS
+            # from a plain port, and waiting for a request line would only end at the
+            # deadline. Answered at once, and closed.
+            if data[0] == TLS_HANDSHAKE_RECORD and not isSecureTransport(self.transport):
+                self._answerAndClose(NOT_TLS_ANSWER)
+                return
+        super().dataReceived(data)
+
     def lineReceived(self, line: bytes) -> None:
         if self._firstLine:
             if not line:
@@ -350,11 +363,13 @@ class UpgradeChannel(http.HTTPChannel):
         self._refuse(414 if self._firstLine else 431)
 
     def _refuse(self, status: int) -> None:
-        reason = REASONS[status]
-        self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                             % (status, reason))
+        self._answerAndClose(closingAnswer(status))
+
+    def _answerAndClose(self, answer: bytes) -> None:
+        self.transport.write(answer)
         # The rest of the connection's bytes are dropped unparsed.
-        self.dataReceived = self.lineReceived = lambda *a: None  # type: ignore[method-assign]
+        self.dataReceived = _dropped  # type: ignore[method-assign]
+        self.lineReceived = _dropped  # type: ignore[method-assign, assignment]
         self.transport.loseConnection()
 
     def allContentReceived(self) -> None:
@@ -376,6 +391,10 @@ class UpgradeChannel(http.HTTPChannel):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancelDeadline()
         super().connectionLost(reason)
+
+
+def _dropped(data: bytes) -> None:
+    """Bytes after a refusal are dropped unparsed."""
 
 
 class UpgradeRequestWithLimits(server.Request):

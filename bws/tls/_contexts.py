@@ -28,6 +28,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
+from bws._http import TLS_ONLY_ANSWER
 from bws.errors import SslError
 from bws.tls._files import Identity, loadIdentity, loadTrustedCertificates, revocationLists
 from bws.tls._records import REQUIRE, ClientSecureSocket, ListenerSecureSocket
@@ -186,7 +187,9 @@ def listenerTLSFactory(
 
     The certificate, key, trust store and CRL files are read, and the ``SSL.Context`` is
     built, here and now: a configuration mistake raises :class:`bws.errors.SslError` at
-    start-up, never on the first connection.
+    start-up, never on the first connection. A client whose first byte cannot begin a TLS
+    record is refused at once; a plain HTTP request (a ``ws://`` URL for this ``wss://``
+    port) gets a clear-text 400 saying the port speaks TLS.
 
     :param secureSocket: the listener's TLS configuration.
     :param wrappedFactory: the factory of the protocol that speaks inside TLS (HTTP).
@@ -200,7 +203,8 @@ def listenerTLSFactory(
     context = _listenerContext(secureSocket)
     clock = reactor if reactor is not None else _defaultReactor()
     return TLSFactory(
-        _ServerConnectionCreator(context), False, wrappedFactory, clock, secureSocket.handshakeTimeout
+        _ServerConnectionCreator(context), False, wrappedFactory, clock, secureSocket.handshakeTimeout,
+        TLS_ONLY_ANSWER,
     )
 
 

@@ -64,12 +64,32 @@ class TLSProtocol(BufferingTLSTransport):
     bwsVerifyError: str | None = None
     _handshakeTimer: IDelayedCall | None = None
     _readingPaused = False
+    _fresh = True
 
     def makeConnection(self, transport: ITransport) -> None:
         timeout = self.factory.handshakeTimeout
         if timeout is not None:
             self._handshakeTimer = self.factory.clock.callLater(timeout, self._handshakeTimedOut, timeout)
         super().makeConnection(transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._fresh and data:
+            self._fresh = False
+            if self.factory.plainAnswer is not None and not _mayBeTls(data[0]):
+                self._notTls(data[0], self.factory.plainAnswer)
+                return
+        super().dataReceived(data)
+
+    def _notTls(self, first: int, answer: bytes) -> None:
+        """The client's first byte cannot begin a TLS record: fail the handshake now rather
+        than wait for the rest of a record that will never come. A plain HTTP request (its
+        method starts with a letter, RFC 9112 §3) is answered in clear text first."""
+        transport = self.transport
+        assert transport is not None  # bytes arrived on it
+        if 0x41 <= first <= 0x5A or 0x61 <= first <= 0x7A:
+            transport.write(answer)
+        transport.loseConnection()
+        self.dataReceived = _ignore  # type: ignore[method-assign]
 
     def _checkHandshakeStatus(self) -> None:
         # The one place the handshake completes, before any application data is delivered.
@@ -168,6 +188,17 @@ class TLSProtocol(BufferingTLSTransport):
         return None
 
 
+def _mayBeTls(first: int) -> bool:
+    """Whether ``first`` can begin a client's first TLS record: a handshake record (RFC 8446
+    §5.1), or the high bit of an SSLv2-format ClientHello (RFC 6101 §E.1), which OpenSSL
+    still reads and refuses in its own words."""
+    return first == 0x16 or first >= 0x80
+
+
+def _ignore(data: bytes) -> None:
+    """Bytes after the connection was refused are dropped unread."""
+
+
 class TLSFactory(TLSMemoryBIOFactory):
     """A ``TLSMemoryBIOFactory`` whose protocols enforce ``handshakeTimeout``.
 
@@ -186,11 +217,15 @@ class TLSFactory(TLSMemoryBIOFactory):
         wrappedFactory: IProtocolFactory,
         clock: IReactorTime,
         handshakeTimeout: float | None,
+        plainAnswer: bytes | None = None,
     ) -> None:
         writeClock = clock if IReactorCore.providedBy(clock) else None
         super().__init__(creator, isClient, wrappedFactory, writeClock)
         self.clock = clock
         self.handshakeTimeout = handshakeTimeout
+        #: Server side: what a client whose first byte is not TLS is answered in clear
+        #: text, when it is a plain HTTP request (``None``: no check, OpenSSL decides).
+        self.plainAnswer = plainAnswer
 
 
 def isSecureTransport(transport: object) -> bool:

@@ -107,7 +107,8 @@ _ALERTS: Final[tuple[tuple[str, str], ...]] = (
     ("unsupported protocol", "protocol version mismatch: the peer offered no TLS version we allow"),
     ("no protocols available", "protocol version mismatch: no TLS version is enabled"),
     ("version too low", "protocol version mismatch: the peer's TLS version is too low"),
-    ("wrong version number", "protocol version mismatch: the peer did not answer with a TLS version we speak (is it TLS at all?)"),
+    ("wrong version number", "the peer does not speak TLS (its bytes are not TLS records)"),
+    ("packet length too long", "the peer does not speak TLS (its bytes are not TLS records)"),
     ("inappropriate fallback", "protocol version mismatch: inappropriate fallback"),
     ("no shared cipher", "no cipher suite in common with the peer"),
     ("no cipher match", "no cipher suite in common with the peer"),
@@ -116,6 +117,36 @@ _ALERTS: Final[tuple[tuple[str, str], ...]] = (
     ("http request", "the peer sent plain HTTP to a TLS port"),
     ("unexpected eof", "the peer closed the connection during the TLS handshake"),
 )
+
+
+#: OpenSSL's words for bytes that are not TLS records at all, such as a plain HTTP answer
+#: (the record's version bytes, or its length, make no sense).
+_NOT_TLS: Final = ("wrong version number", "packet length too long")
+
+
+def notTlsError(exception: BaseException | None, host: str, port: int) -> SslError | None:
+    """The error for a TLS client whose server answered with something that is not TLS
+    (typically a ``wss://`` URL for a plain ``ws://`` server).
+
+    :param exception: why the connection failed: an ``SSL.Error``, or an ``SslError`` whose
+        ``__cause__`` is one.
+    :param host: the server's host, as the URL names it.
+    :param port: the server's port.
+    :return: an ``SslError`` saying the server at ``host:port`` does not speak TLS (the
+        OpenSSL error as its ``__cause__``), or ``None`` when ``exception`` is another
+        failure.
+    """
+    cause = exception.__cause__ if isinstance(exception, SslError) else exception
+    if not isinstance(cause, SSL.Error):
+        return None
+    reasons = openSSLReasons(cause)
+    raw = "; ".join(reasons)
+    if not any(needle in raw.lower() for needle in _NOT_TLS):
+        return None
+    error = SslError(f"TLS handshake failed: the server at {host}:{port} does not speak TLS "
+                     f"(is it ws:// rather than wss://?) [{raw}]")
+    error.__cause__ = cause
+    return error
 
 
 def _describeOpenSSLError(exception: SSL.Error) -> str:
