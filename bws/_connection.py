@@ -343,8 +343,9 @@ class Connection:
     def close(self, statusCode: int | None, reason: str | None, timeout: Any) -> Deferred[None]:
         """Start the closing handshake (spec §3.2 ``close``, RFC 6455 §7.1.2).
 
-        :param statusCode: 1000-1003, 1007-1011, 3000-4999 (or 1012-1014), or None to send
-            a close frame without a code.
+        :param statusCode: 1000-1003, 1007-1011 or 3000-4999 (``isValidCloseCode``: the
+            reference's range; 1012-1014 are only echoed), or None to send a close frame
+            without a code.
         :param reason: at most 123 bytes of it are sent (cut between characters).
         :param timeout: decimal seconds to wait for the peer's close frame; ``None`` for
             the configured default; 0 sends the close without waiting; -1 waits forever.
