@@ -156,7 +156,7 @@ class Connection:
 
     __slots__ = ("clock", "writer", "handler", "maxFrameSize", "closureTimeout", "dropWait",
                  "state", "connectionId", "attributes", "subProtocol", "compressed",
-                 "closeStatus", "closeReason", "failure", "closeFrameReceived",
+                 "closeStatus", "closeReason", "failure", "closeFrameReceived", "closeSent",
                  "_readPauses", "_writePaused", "_writeWaiters", "_closeWaiter", "_closeTimer",
                  "_dropTimer", "_lostWaiters", "__weakref__")
 
@@ -187,6 +187,8 @@ class Connection:
         self.failure: Error | None = None
         #: A close frame came from the peer (as an answer or first).
         self.closeFrameReceived = False
+        #: This end sent a close frame first (``close``, or a failure's 1002/1007/1009).
+        self.closeSent = False
         self._readPauses: set[str] | None = None
         self._writePaused = False
         self._writeWaiters: list[Deferred[None]] | None = None
@@ -255,11 +257,17 @@ class Connection:
     # -- sending -----------------------------------------------------------------------
 
     def writeRefusal(self, kind: str) -> Error | None:
-        """Why a write of ``kind`` ("text", "binary", "control") must fail now, or None."""
+        """Why a write of ``kind`` ("text", "binary", "control") must fail now, or None.
+
+        Once this end has sent its close frame the answer is the reference's
+        ``"Close frame already sent. Cannot push text data!"`` (``"... binary data."``),
+        also after the handshake completed or TCP closed; when the peer closed first,
+        ``"Connection already closed"``.
+        """
         state = self.state
         if state is State.OPEN:
             return None
-        if state is State.CLOSE_SENT:
+        if state is State.CLOSE_SENT or self.closeSent:
             text = "Cannot push text data!" if kind == "text" else f"Cannot push {kind} data."
             return ConnectionClosureError(f"Close frame already sent. {text}")
         return ConnectionClosureError("Connection already closed")
@@ -364,7 +372,7 @@ class Connection:
         except Error as e:
             return fail(e)
         state = self.state
-        if state is State.CLOSE_SENT:
+        if state is State.CLOSE_SENT or self.closeSent:
             return fail(ConnectionClosureError(
                 "Close frame already sent. Cannot send close frame again."))
         if state is not State.OPEN and state is not State.CLOSE_RECEIVED:
@@ -384,6 +392,7 @@ class Connection:
             self._answer(statusCode, reasonBytes)
             return succeed(None)
         self.state = State.CLOSE_SENT
+        self.closeSent = True
         d: Deferred[None] = Deferred()
         self._closeWaiter = d
         writer.writeClose(statusCode, reasonBytes, False)
@@ -414,6 +423,7 @@ class Connection:
         self.failure = error
         if self.state is State.OPEN or self.state is State.CLOSE_RECEIVED:
             self.state = State.CLOSE_SENT
+            self.closeSent = True
             wait = self.closureTimeout
             wait = FAILED_CLOSE_TIMEOUT if wait < 0 else min(wait, FAILED_CLOSE_TIMEOUT)
             self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)
