@@ -45,6 +45,7 @@ from twisted.python.failure import Failure
 from bws._connection import Connection
 from bws._frames import SMALL_UNMASK, unmaskSmall
 from bws._http import HeadError, NotHttp, ResponseHead
+from bws.closeframe import closeFrameFault
 from bws.config import ListenerConfiguration, RequestLimitConfigs, WSServiceConfig
 from bws.errors import (
     CorruptedFrameError,
@@ -55,13 +56,12 @@ from bws.errors import (
 from bws.request import UpgradeRequest
 
 __all__ = ["ServerAdapter", "ClientAdapter", "ClientFactory", "ClientAttempt",
-           "serverFactory", "clientOptions", "autobahnLimits", "validCloseFrame"]
+           "serverFactory", "clientOptions", "autobahnLimits"]
 
 STATE_CONNECTING = WebSocketProtocol.STATE_CONNECTING
 STATE_OPEN = WebSocketProtocol.STATE_OPEN
 STATE_CLOSING = WebSocketProtocol.STATE_CLOSING
 STATE_CLOSED = WebSocketProtocol.STATE_CLOSED
-_ALLOWED_CLOSE = WebSocketProtocol.CLOSE_STATUS_CODES_ALLOWED
 _HEADER16 = struct.Struct("!BBH").pack
 _HEADER64 = struct.Struct("!BBQ").pack
 _NO_HEADERS: dict[str, Any] = {}
@@ -82,19 +82,6 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     if n > SMALL_UNMASK:
         return create_xor_masker(mask, n).process(payload)
     return unmaskSmall(payload, mask)
-
-
-def validCloseFrame(code: int | None, reasonRaw: bytes | None) -> bool:
-    """Whether a received close frame is well-formed (RFC 6455 §7.4; else it fails 1002/1007)."""
-    if code is not None and (code < 1000 or (code <= 2999 and code not in _ALLOWED_CLOSE)
-                             or code >= 5000):
-        return False
-    if reasonRaw:
-        try:
-            reasonRaw.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return True
 
 
 def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
@@ -286,20 +273,40 @@ class _Adapter(WebSocketProtocol):
             handler.pongReceived(payload)
 
     def onCloseFrame(self, code: int | None, reasonRaw: bytes | None) -> bool | None:
-        """A close frame arrived: the peer starting the closing handshake (the handler
-        decides when to answer), a malformed one (Autobahn fails the connection), or the
-        answer to a close we sent."""
-        if self.state == STATE_OPEN:
-            if validCloseFrame(code, reasonRaw):
-                self.connection.closeFrameArrived(
+        """A close frame arrived, checked by bws's one rule (:func:`closeFrameFault`), not
+        by Autobahn's (whose list lacks 1014, and whose failure path resets TCP).
+
+        - Open, well-formed: the peer starts the closing handshake; the handler decides
+          when to answer.
+        - Open, malformed (a code invalid on the wire, a reason that is not UTF-8): the
+          connection is failed with 1002 / 1007 (RFC 6455 §7.1.7). The peer's close was
+          its last frame, so with ours sent the closing handshake is over: TCP is closed
+          once our close frame is flushed (the server now; a client after the server had
+          time to close first, RFC 6455 §7.1.1), never reset under the close frame.
+        - Closing: the answer to the close we sent (or to the one a failure sent, which is
+          how a close frame refused at its header, e.g. a 1-byte payload, ends): the
+          handshake is over, well-formed or not (we cannot send a second close).
+        """
+        state = self.state
+        if state == STATE_CLOSED:
+            return None  # TCP is already being dropped
+        connection = self.connection
+        if state == STATE_OPEN and connection.closeFrameReceived:
+            # A second close frame while the first is being answered: nothing follows a
+            # close (RFC 6455 §5.5.1), so it is ignored like the data frames after it.
+            return None
+        fault = closeFrameFault(code, reasonRaw)
+        if state == STATE_OPEN:
+            if fault is None:
+                connection.closeFrameArrived(
                     code, reasonRaw.decode("utf-8") if reasonRaw else "")
                 return None
-            # Autobahn passes None for a close frame without a body but annotates int and bytes.
-            return super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]
-        result = super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]  # as above
-        self.connection.closeFrameArrived(
-            code, reasonRaw.decode("utf-8", "replace") if reasonRaw else "")
-        return result
+            failCode, why = fault
+            self._failWith(CorruptedFrameError(why), failCode, why)
+        self.wasClean = True  # both close frames went: Autobahn logs no unclean drop
+        connection.closeFrameArrived(
+            code, reasonRaw.decode("utf-8", "replace") if reasonRaw and fault is None else "")
+        return None
 
     # -- inbound limits and failures, as bws errors ---------------------------------------
 

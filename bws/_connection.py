@@ -156,7 +156,7 @@ class Connection:
 
     __slots__ = ("clock", "writer", "handler", "maxFrameSize", "closureTimeout", "dropWait",
                  "state", "connectionId", "attributes", "subProtocol", "compressed",
-                 "closeStatus", "closeReason", "failure", "closeFrameReceived",
+                 "closeStatus", "closeReason", "failure", "closeFrameReceived", "closeSent",
                  "_readPauses", "_writePaused", "_writeWaiters", "_closeWaiter", "_closeTimer",
                  "_dropTimer", "_lostWaiters", "__weakref__")
 
@@ -187,6 +187,8 @@ class Connection:
         self.failure: Error | None = None
         #: A close frame came from the peer (as an answer or first).
         self.closeFrameReceived = False
+        #: This end sent a close frame first (``close``, or a failure's 1002/1007/1009).
+        self.closeSent = False
         self._readPauses: set[str] | None = None
         self._writePaused = False
         self._writeWaiters: list[Deferred[None]] | None = None
@@ -255,11 +257,17 @@ class Connection:
     # -- sending -----------------------------------------------------------------------
 
     def writeRefusal(self, kind: str) -> Error | None:
-        """Why a write of ``kind`` ("text", "binary", "control") must fail now, or None."""
+        """Why a write of ``kind`` ("text", "binary", "control") must fail now, or None.
+
+        Once this end has sent its close frame the answer is the reference's
+        ``"Close frame already sent. Cannot push text data!"`` (``"... binary data."``),
+        also after the handshake completed or TCP closed; when the peer closed first,
+        ``"Connection already closed"``.
+        """
         state = self.state
         if state is State.OPEN:
             return None
-        if state is State.CLOSE_SENT:
+        if state is State.CLOSE_SENT or self.closeSent:
             text = "Cannot push text data!" if kind == "text" else f"Cannot push {kind} data."
             return ConnectionClosureError(f"Close frame already sent. {text}")
         return ConnectionClosureError("Connection already closed")
@@ -343,8 +351,9 @@ class Connection:
     def close(self, statusCode: int | None, reason: str | None, timeout: Any) -> Deferred[None]:
         """Start the closing handshake (spec §3.2 ``close``, RFC 6455 §7.1.2).
 
-        :param statusCode: 1000-1003, 1007-1011, 3000-4999 (or 1012-1014), or None to send
-            a close frame without a code.
+        :param statusCode: 1000-1003, 1007-1011 or 3000-4999 (``isValidCloseCode``: the
+            reference's range; 1012-1014 are only echoed), or None to send a close frame
+            without a code.
         :param reason: at most 123 bytes of it are sent (cut between characters).
         :param timeout: decimal seconds to wait for the peer's close frame; ``None`` for
             the configured default; 0 sends the close without waiting; -1 waits forever.
@@ -363,7 +372,7 @@ class Connection:
         except Error as e:
             return fail(e)
         state = self.state
-        if state is State.CLOSE_SENT:
+        if state is State.CLOSE_SENT or self.closeSent:
             return fail(ConnectionClosureError(
                 "Close frame already sent. Cannot send close frame again."))
         if state is not State.OPEN and state is not State.CLOSE_RECEIVED:
@@ -383,6 +392,7 @@ class Connection:
             self._answer(statusCode, reasonBytes)
             return succeed(None)
         self.state = State.CLOSE_SENT
+        self.closeSent = True
         d: Deferred[None] = Deferred()
         self._closeWaiter = d
         writer.writeClose(statusCode, reasonBytes, False)
@@ -413,6 +423,7 @@ class Connection:
         self.failure = error
         if self.state is State.OPEN or self.state is State.CLOSE_RECEIVED:
             self.state = State.CLOSE_SENT
+            self.closeSent = True
             wait = self.closureTimeout
             wait = FAILED_CLOSE_TIMEOUT if wait < 0 else min(wait, FAILED_CLOSE_TIMEOUT)
             self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)

@@ -32,6 +32,7 @@ __all__ = [
     "MESSAGE_TOO_BIG",
     "INTERNAL_SERVER_ERROR",
     "isValidCloseCode",
+    "closeFrameFault",
     "isCloseFrame",
     "checkCloseReason",
     "truncateUtf8",
@@ -74,20 +75,49 @@ CUSTOM_CLOSE_FRAME: Final = CustomCloseFrameType()
 """The ``type`` of every ``CustomCloseFrame``."""
 
 
-def isValidCloseCode(code: int) -> bool:
+def isValidCloseCode(code: int, *, received: bool = False) -> bool:
     """
-    Tell whether ``code`` may be sent in a close frame.
+    Tell whether a close frame may carry ``code``: the one close-code rule of bws.
 
-    The valid codes are 1000-1003, 1007-1011 and 3000-4999. 1004, 1005, 1006 and 1015 are
-    reserved and never sent; 1012-2999 are unassigned or reserved for extensions.
+    On the wire (RFC 6455 §7.4.1-§7.4.2 and the IANA WebSocket Close Code Number Registry) a
+    close frame may carry 1000-1003, 1007-1014 and 3000-4999: 1004 is reserved, 1005, 1006 and
+    1015 are never put in a close frame, and 1016-2999 are unassigned or reserved for
+    extensions. A received close frame with any of those is answered 1002 (RFC 6455 §7.1.7).
+
+    bws itself sends the narrower range of the reference's ``close``: 1000-1003, 1007-1011
+    and 3000-4999. 1012 (service restart), 1013 (try again later) and 1014 (bad gateway) are
+    accepted and echoed when received, never sent first.
 
     :param code: a close status code.
+    :param received: ``True`` to ask about a close frame that arrived from the peer;
+        ``False`` (the default) about one bws would send.
     :return: ``True`` if a close frame may carry ``code``.
     """
-    return (
-        type(code) is int  # bool is not a close code
-        and (1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999)
-    )
+    if type(code) is not int:  # bool is not a close code
+        return False
+    if 3000 <= code <= 4999 or 1000 <= code <= 1003 or 1007 <= code <= 1011:
+        return True
+    return received and 1012 <= code <= 1014
+
+
+def closeFrameFault(code: int | None, reason: bytes | None) -> tuple[int, str] | None:
+    """
+    Check a received close frame's code and reason (RFC 6455 §5.5.1, §7.4).
+
+    :param code: the status code it carried, or ``None`` for an empty close frame.
+    :param reason: the raw bytes after the code, or ``None``.
+    :return: ``None`` for a well-formed close frame; else the close code to fail the
+        connection with and why: 1002 for a code that is not valid on the wire
+        (:func:`isValidCloseCode` with ``received``), 1007 for a reason that is not UTF-8.
+    """
+    if code is not None and not isValidCloseCode(code, received=True):
+        return 1002, f"invalid close code {code}"
+    if reason:
+        try:
+            reason.decode("utf-8")
+        except UnicodeDecodeError:
+            return 1007, "invalid close reason (non-UTF8 payload)"
+    return None
 
 
 def checkCloseReason(reason: str | None) -> None:

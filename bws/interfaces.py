@@ -58,7 +58,8 @@ class IPingPongService(Interface):
     """Client-side handler of control frames: ``onPing(caller, data)``, ``onPong(caller, data)``.
 
     Without ``onPing`` pings are answered automatically; bytes returned by ``onPing`` are
-    sent as the pong.
+    sent as the pong. One of the two is enough; an object with neither fails
+    ``Client.connect`` with ``Error("The callback service should be a PingPongService")``.
     """
 
 

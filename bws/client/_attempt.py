@@ -33,7 +33,11 @@ SERVER_DROP_WAIT = 2.0
 
 class PingHandlers:
     """The ``onPing`` / ``onPong`` of a ``pingPongHandler`` (an ``IPingPongService``),
-    bound to the client, which is the ``caller`` the handler's methods receive."""
+    bound to the client, which is the ``caller`` the handler's methods receive.
+
+    :raise bws.Error: ``"The callback service should be a PingPongService"`` for a handler
+        with neither ``onPing`` nor ``onPong`` (REFERENCE §1.8; one of them is enough).
+    """
 
     def __init__(self, handler: Any, client: Any) -> None:
         self.onPing: Callable[[bytes], Any] | None = None
@@ -42,6 +46,8 @@ class PingHandlers:
             methods = ServiceMethods(handler, client, WSServiceConfig())
             self.onPing = methods.onPing
             self.onPong = methods.onPong
+            if self.onPing is None and self.onPong is None:
+                raise Error("The callback service should be a PingPongService")
 
 
 class AttemptOwner(Protocol):

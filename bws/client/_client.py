@@ -15,7 +15,11 @@ What happens, and when:
 - a read pending when the peer closes ends with :class:`~bws.errors.ConnectionClosureError`
   ``"<reason>: Status code: N"`` (messages queued before the close are read first); the
   client answers the peer's close frame itself;
-- after ``close()`` every read fails at once with ``"Connection already closed"``;
+- after ``close()`` every read fails at once with ``"Connection already closed"``, every
+  write with ``"Close frame already sent. Cannot push text data!"`` (``"... binary
+  data."``), also once TCP is gone;
+- a read pending when TCP drops without a close frame (and no ``retryConfig``) ends with
+  ``"Connection closed Status code: 1006"``;
 - with ``retryConfig``, a connection refused at connect time, a drop (1006) and a write
   that failed on a dropped connection make the client reconnect (pending reads keep
   waiting, the failed message is sent again); a normal close or a refused handshake
@@ -164,7 +168,10 @@ class Client:
             from twisted.internet import reactor as globalReactor
 
             reactor = globalReactor
-        client = cls(target, cfg, reactor, clock or reactor, connector)
+        try:
+            client = cls(target, cfg, reactor, clock or reactor, connector)
+        except Error as e:
+            return fail(e)
         return client._connectWithRetries(initial=True).addCallback(lambda _: client)
 
     def _connectTCP(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
@@ -330,8 +337,9 @@ class Client:
             if self.inbox.pendingReads:
                 self._reconnect().addErrback(lambda f: None)
         else:
+            # The reference's format for a close without a reason (REFERENCE §1.8).
             self.inbox.end(ConnectionClosureError(
-                f"Connection closed abnormally: Status code: {CLOSE_ABNORMAL}"))
+                f"Connection closed Status code: {CLOSE_ABNORMAL}"))
 
     # -- reading --------------------------------------------------------------------
 
@@ -453,7 +461,7 @@ class Client:
         with ``ConnectionClosureError`` after ``timeout`` seconds (then the TCP
         connection is dropped); ``-1`` waits forever."""
         connection = self.connection
-        if connection is None or self.inbox.closed and connection.state is not State.OPEN:
+        if connection is None:
             return fail(ConnectionClosureError("Connection already closed"))
         d = connection.close(statusCode, reason, timeout)
         if connection.state is State.CLOSE_SENT:

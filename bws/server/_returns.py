@@ -29,20 +29,31 @@ def isStream(value: Any) -> bool:
 
 def sendValue(runner: ServiceRunner, value: Any, pong: bool = False) -> bool:
     """Send one value as a message (or, from ``onPing``, bytes as the pong); False when
-    the connection no longer takes data."""
+    the connection no longer takes data.
+
+    A message that cannot be sent any more is reported (``runner.returnRefused``: the
+    service's ``onError``, else a log line). A pong is not a message: once the connection
+    is closing it is dropped quietly, as an automatic pong would be (no pong is owed after
+    the peer's close, RFC 6455 §5.5.2; after its own close bws sends nothing more).
+    """
     connection = runner.connection
+    isBinary = isinstance(value, (bytes, bytearray, memoryview))  # all else is text
+    if isBinary and pong:
+        if connection.writeRefusal("control") is None:
+            connection.writeControl(OP_PONG, bytes(value), "PONG").addErrback(lambda f: None)
+            runner.noteActivity()
+            return True
+        return False
     if connection.writeRefusal("text") is not None:
+        runner.returnRefused("binary" if isBinary else "text")
         return False
     if isinstance(value, str):
         connection.sendPayload(value.encode("utf-8"), False)
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        if pong:
-            connection.writeControl(OP_PONG, bytes(value), "PONG").addErrback(lambda f: None)
-        else:
-            connection.sendPayload(bytes(value), True)
+    elif isBinary:
+        connection.sendPayload(bytes(value), True)
     else:
-        payload, isBinary = serialize(value)
-        connection.sendPayload(payload, isBinary)
+        payload, binary = serialize(value)
+        connection.sendPayload(payload, binary)
     runner.noteActivity()
     return True
 

@@ -149,12 +149,24 @@ class ServiceRunner:
 
     def failed(self, error: Error) -> None:
         """bws failed the connection (1002/1007/1009 sent): ``onError``, else a log line."""
+        self.reportError(error, "Connection {id} failed: {error}")
+
+    def returnRefused(self, kind: str) -> None:
+        """A value a callback returned cannot be sent (``kind``: "text" or "binary"): the
+        connection is closing or closed. ``onError`` gets the error a write would have
+        given (``"Close frame already sent. Cannot push text data!"`` after our close),
+        else a log line: a returned value is never dropped silently."""
+        error = self.connection.writeRefusal(kind)
+        if error is not None:
+            self.reportError(error, "Connection {id}: a returned value was not sent: {error}")
+
+    def reportError(self, error: Error, logFormat: str) -> None:
+        """``onError(error)`` in turn with the other callbacks, or ``logFormat`` logged."""
         onError = self.methods.onError
         if onError is not None:
             self.dispatch(onError, (error,), "error")
         else:
-            self.log.info("Connection {id} failed: {error}", id=self.connection.connectionId,
-                          error=error)
+            self.log.info(logFormat, id=self.connection.connectionId, error=error)
 
     def connectionLost(self, abnormal: bool) -> None:
         """TCP is gone: stop the idle timer; a peer that vanished without a close frame
@@ -212,6 +224,8 @@ class ServiceRunner:
                     connection.sendPayload(result, True)
                 if self._idleTimer is not None:
                     self._lastActivity = self.clock.seconds()
+            else:
+                self.returnRefused("text" if kind is str else "binary")
             return
         if inspect.iscoroutine(result):
             result = Deferred.fromCoroutine(result)
