@@ -505,6 +505,11 @@ class IssuerSignatureConfig:
                 f"IssuerSignatureConfig.algorithm: {self.algorithm} does not fit "
                 + ("an HMAC secret (use HS256, HS384 or HS512)" if secret else
                    "a private key (HS* algorithms take a secret)"))
+        bits = int(self.algorithm[2:]) if secret else 0
+        if secret and len(str(self.config).encode("utf-8")) * 8 < bits:
+            raise ConfigurationError(
+                f"IssuerSignatureConfig.config: {self.algorithm} needs a secret of at least "
+                f"{bits // 8} bytes (RFC 7518 §3.2)")
 
 
 def _claims(value: Any) -> Any:
