@@ -33,7 +33,7 @@ def ecKey(name: str = "signer") -> ec.EllipticCurvePrivateKey:
 def certificate(key: Any, days: int = 365, name: str = "jwt signer") -> x509.Certificate:
     """A self-signed certificate of ``key``'s public key, valid from yesterday."""
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
