@@ -3,6 +3,16 @@
 The public names live here; the modules behind them hold one concern each.
 """
 
+from bws.auth import (
+    BearerTokenConfig,
+    CheckerWithScopes,
+    CredentialsConfig,
+    FileUserStoreConfig,
+    FileUserStoreConfigWithScopes,
+    JwtIssuerConfig,
+    JwtValidatorConfig,
+    JwtValidatorConfigWithScopes,
+)
 from bws.client import Client
 from bws.closeframe import (
     CUSTOM_CLOSE_FRAME,
@@ -100,4 +110,8 @@ __all__ = [
     # the name would hide Twisted's ``Protocol`` after ``from bws import *``).
     "CertKey", "KeyStore", "TrustStore", "MutualSsl", "CertValidation", "ListenerSecureSocket",
     "ClientSecureSocket", "REQUIRE", "OPTIONAL", "OCSP_STAPLING", "OCSP_CRL",
+    # Auth (spec §5.2); the nested records are in bws.auth.
+    "FileUserStoreConfig", "FileUserStoreConfigWithScopes", "JwtValidatorConfig",
+    "JwtValidatorConfigWithScopes", "CheckerWithScopes", "CredentialsConfig",
+    "BearerTokenConfig", "JwtIssuerConfig",
 ]
