@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTime, ITransport
+from twisted.internet.interfaces import IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -50,7 +50,7 @@ __all__ = [
     "formatMessage",
     "formatClose",
     "connect",
-    "runSession",
+    "Run",
     "main",
 ]
 
@@ -108,27 +108,28 @@ _CLOSE_NAMES = {
 
 COMMANDS_HELP = """\
 commands (a line of input that starts with /):
-  /ping [TEXT]            send a ping carrying TEXT; the pong is printed when it
+  /ping [TEXT]            send a ping carrying TEXT; the pong is shown when it
                           arrives, with the round trip
-  /binary HEX             send a binary message, e.g. /binary 00 ff 10
-  /close [CODE [REASON]]  close with CODE (default 1000) and REASON, and wait for the
-                          server's answer
+  /binary HEX             send a binary message: /binary 00 ff 10
+  /close [CODE [REASON]]  close with CODE (default 1000) and REASON, then wait
+                          for the server's answer
   /help                   list these commands
-  //TEXT                  send the text message /TEXT: a doubled slash sends one
-Any other line is sent as a text message; the end of input (Ctrl-D) closes with 1000."""
+  //TEXT                  send the text /TEXT (a doubled slash sends one)
+Any other line is sent as a text message. The end of input (Ctrl-D) closes
+with 1000, Ctrl-C with 1001."""
 
 EPILOG = COMMANDS_HELP.replace("%", "%%") + """
 
 output:
-  < TEXT                   a text message from the server
-  < binary (N bytes): HEX  a binary message (only the first 32 bytes of a longer one)
-  < ping: ... / < pong: ...  control frames (pings are answered by themselves)
-  = ...                    events: connected, closed (with code and reason)
-  ! ...                    a line that was not sent, or a command that failed
+  < TEXT                  a text message from the server
+  < binary (N bytes): HEX a binary message (the first 32 bytes of a longer one)
+  < ping: ..., < pong: .. control frames (pings are answered by themselves)
+  = ...                   events: connected, closed (with code and reason)
+  ! ...                   a line that was not sent, or a command that failed
 
-exit status: 0 after a closing handshake with 1000, 1001, 1005, 3000-4999 or the code
-you sent; 1 when the connection could not be made or ended otherwise (one line on
-standard error says why); 2 for a bad command line.
+exit status: 0 after a closing handshake with 1000, 1001, 1005, 3000-4999 or
+the code you sent; 1 when the connection could not be made or ended otherwise
+(one line on standard error says why); 2 for a bad command line.
 
 examples:
   %(prog)s ws://localhost:9090/
@@ -821,67 +822,78 @@ def _describe(failure: Failure) -> str:
     return f"{type(value).__name__}: {text}" if text else type(value).__name__
 
 
-def runSession(reactor: Any, arguments: Arguments,
-               console: Callable[[Console], ITransport | None] | None = None,
-               connector: Connector | None = None) -> Deferred[Outcome]:
-    """Connect, run the console until the connection ends, and flush the output.
+class Run:
+    """One run of the program: connect, drive the console until the connection ends, flush
+    the output.
 
+    :param reactor: connects, and times the handshakes and the pings' round trips.
     :param console: connects a :class:`Console` to standard input and output
         (``StandardIO`` by default); tests pass a fake.
     :param connector: passed to :meth:`bws.Client.connect` (tests connect in memory).
-    :return: fires with the :class:`Outcome`; it never fails.
+    :ivar outcome: fires with the :class:`Outcome` once the output is flushed; it never
+        fails.
+    :ivar session: the :class:`Session`, once connected.
     """
-    if console is None:
-        console = _standardIO(reactor)
-    outcome: Deferred[Outcome] = Deferred()
 
-    def failed(failure: Failure) -> None:
-        if arguments.verbose:
-            log.failure("could not connect to {url}", failure, url=arguments.url)
-        outcome.callback(Outcome(1, f"cannot connect to {arguments.url}: "
-                                    f"{_describe(failure)}"))
+    def __init__(self, reactor: Any, arguments: Arguments,
+                 console: Callable[[Console], object] | None = None,
+                 connector: Connector | None = None) -> None:
+        self.reactor = reactor
+        self.arguments = arguments
+        self.console = console if console is not None else _standardIO(reactor)
+        self.connector = connector
+        self.outcome: Deferred[Outcome] = Deferred()
+        self.session: Session | None = None
 
-    def connected(client: PushClient) -> None:
+    def start(self) -> Deferred[Outcome]:
+        """Connect; returns :attr:`outcome`."""
+        d = connect(self.arguments, self.reactor, self.connector)
+        d.addCallbacks(self._connected, self._failed).addErrback(self._broken)
+        return self.outcome
+
+    def interrupt(self) -> Deferred[Outcome] | None:
+        """The reactor is stopping (Ctrl-C): close with 1001 (going away, RFC 6455 §7.4.1)
+        and return what to wait for, or None when no connection is open."""
+        session = self.session
+        if session is None or session.ended.called:
+            return None
+        session.close(1001)
+        return session.ended
+
+    def _end(self, outcome: Outcome) -> None:
+        if not self.outcome.called:
+            self.outcome.callback(outcome)
+
+    def _failed(self, failure: Failure) -> None:
+        if self.arguments.verbose:
+            log.failure("could not connect to {url}", failure, url=self.arguments.url)
+        self._end(Outcome(1, f"cannot connect to {self.arguments.url}: {_describe(failure)}"))
+
+    def _broken(self, failure: Failure) -> None:
+        log.failure("the session broke", failure)
+        self._end(Outcome(1, _describe(failure)))
+
+    def _connected(self, client: PushClient) -> None:
+        arguments = self.arguments
         screen = Console()
         try:
-            console(screen)
+            self.console(screen)
         except OSError as e:
             client.close(1001, None, arguments.closeTimeout).addErrback(lambda f: None)
-            outcome.callback(Outcome(1, f"cannot use standard input and output: {e}"))
+            self._end(Outcome(1, f"cannot use standard input and output: {e}"))
             return
-        session = Session(client, screen.show, reactor, arguments.closeTimeout,
-                          arguments.insecure)
+        session = self.session = Session(client, screen.show, self.reactor,
+                                         arguments.closeTimeout, arguments.insecure)
         screen.attach(session)
 
-        stopping = []
-
-        def interrupted() -> Deferred[Outcome] | None:
-            stopping.append(True)
-            if session.ended.called:
-                return None
-            session.close(1001)  # going away (RFC 6455 §7.4.1)
-            return session.ended
-
-        trigger = reactor.addSystemEventTrigger("before", "shutdown", interrupted)
-
-        def ended(result: Outcome) -> Deferred[None]:
-            if not stopping:
-                reactor.removeSystemEventTrigger(trigger)
-            return screen.finish().addCallback(lambda _: outcome.callback(result))
+        def ended(outcome: Outcome) -> Deferred[None]:
+            return screen.finish().addCallback(lambda _: self._end(outcome))
 
         session.ended.addCallback(ended)
 
-    def broken(failure: Failure) -> None:
-        log.failure("the session broke", failure)
-        if not outcome.called:
-            outcome.callback(Outcome(1, _describe(failure)))
 
-    connect(arguments, reactor, connector).addCallbacks(connected, failed).addErrback(broken)
-    return outcome
-
-
-def _standardIO(reactor: Any) -> Callable[[Console], ITransport]:
-    def attach(screen: Console) -> ITransport:
+def _standardIO(reactor: Any) -> Callable[[Console], object]:
+    def attach(screen: Console) -> object:
         from twisted.internet.stdio import StandardIO
 
         return StandardIO(screen, reactor=reactor)
@@ -935,6 +947,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         from twisted.logger import globalLogBeginner, textFileLogObserver
 
         globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
+    run = Run(reactor, arguments)
     results: list[Outcome] = []
     stopping: list[bool] = []
 
@@ -942,12 +955,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if not stopping:
             reactor.stop()
 
-    def start() -> None:
-        runSession(reactor, arguments).addCallback(results.append).addCallback(stop)
+    def shuttingDown() -> Deferred[Outcome] | None:
+        stopping.append(True)
+        return run.interrupt()
 
-    reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: stopping.append(True))
-    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", shuttingDown)
+    reactor.callWhenRunning(lambda: run.start().addCallback(results.append).addCallback(stop))
     with _restoredFileFlags(0, 1):
         reactor.run()
     outcome = results[0] if results else Outcome(130, "interrupted")

@@ -268,6 +268,20 @@ class ListenerTests(CliTestCase):
         self.assertOneLine(err, "the server closed the connection with 1011")
 
     @inlineCallbacks
+    def test_terminated(self) -> Any:
+        """SIGTERM (as Ctrl-C) closes with 1001 (going away) and exits 0."""
+        url = yield self.url()
+        child = Child("= connected")
+        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+            child, sys.executable, [sys.executable, "-m", "bws", url], env=environment(),
+            path=str(ROOT))
+        yield child.ready
+        transport.signalProcess("TERM")
+        out, err, code = yield child.ended
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.splitlines()[-1], "= closed by client: code 1001 (going away)")
+
+    @inlineCallbacks
     def test_refusedUpgrade(self) -> Any:
         """A refused upgrade exits 1 with one line naming the status; nothing on stdout."""
         url = yield self.url(BenchUpgrade(refuse=True))
