@@ -54,10 +54,24 @@ class Child(ProcessProtocol):
         self.ended: Deferred[tuple[str, str, int]] = Deferred()
         self.out = b""
         self.err = b""
+        self._lineWaits: list[tuple[int, Deferred[None]]] = []
 
     def outReceived(self, data: bytes) -> None:
         self.out += data
         self._check()
+        count = self.out.count(b"\n")
+        for wait in [w for w in self._lineWaits if w[0] <= count]:
+            self._lineWaits.remove(wait)
+            wait[1].callback(None)
+
+    def linesOut(self, count: int) -> Deferred[None]:
+        """Fires once standard output holds ``count`` whole lines."""
+        d: Deferred[None] = Deferred()
+        if self.out.count(b"\n") >= count:
+            d.callback(None)
+        else:
+            self._lineWaits.append((count, d))
+        return d
 
     def errReceived(self, data: bytes) -> None:
         self.err += data
@@ -141,6 +155,26 @@ class CliTestCase(TestCase):
         self.addCleanup(listener.immediateStop)
         return listener.listeningPort
 
+    @inlineCallbacks
+    def startTwistd(self) -> Any:
+        """``twistd -n --pidfile= bws`` (the echo service) on a free loopback port, stopped
+        at cleanup; fires with the port once it logged "starting on"."""
+        port = freePort()
+        server = Child(r"starting on \d+")
+        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+            server, sys.executable,
+            [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "bws", "--port", str(port),
+             "--host", "127.0.0.1"], env=environment(), path=str(ROOT))
+
+        def stop() -> Deferred[Any]:
+            if not server.ended.called:
+                transport.signalProcess("TERM")
+            return server.ended
+
+        self.addCleanup(stop)
+        yield server.ready
+        return port
+
     def assertOneLine(self, err: str, *fragments: str) -> None:
         """``err`` is one line holding every fragment, and no traceback."""
         self.assertEqual(len(err.splitlines()), 1, err)
@@ -156,20 +190,7 @@ class TwistdTests(CliTestCase):
     def test_echoAgainstTwistd(self) -> Any:
         """Text lines, a binary message, a ping and a literal leading slash come back from
         ``twistd -n bws``; the end of input closes with 1000 and exit status 0."""
-        port = freePort()
-        server = Child(r"starting on \d+")
-        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-            server, sys.executable,
-            [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "bws", "--port", str(port),
-             "--host", "127.0.0.1"], env=environment(), path=str(ROOT))
-
-        def stop() -> Deferred[Any]:
-            if not server.ended.called:
-                transport.signalProcess("TERM")
-            return server.ended
-
-        self.addCleanup(stop)
-        yield server.ready
+        port = yield self.startTwistd()
         out, err, code = yield self.runCli(
             f"ws://127.0.0.1:{port}/", stdin=b"hello\n/binary 00 ff 10\n/ping hi\n//etc\nbye")
         self.assertEqual(code, 0, err)
@@ -384,3 +405,61 @@ class TlsTests(CliTestCase):
                                            "--key", self.clientKey, url, stdin=b"me\n")
         self.assertEqual(code, 0, err)
         self.assertEqual(out.splitlines()[1], "< me")
+
+
+class DocsTests(CliTestCase):
+    """Every ``console`` block of docs/cli.rst, run against ``twistd -n bws`` as written.
+
+    Lines after the ``$`` command that start with none of the client's marks are typed:
+    each is sent once the output lines before it have appeared, as a person would type it.
+    The pong's round trip is the only part that may differ.
+    """
+
+    timeout = 90
+
+    def blocks(self) -> list[list[str]]:
+        page = (ROOT / "docs" / "cli.rst").read_text("utf-8")
+        found = re.findall(r"^\.\. code-block:: console\n\n((?:   .*\n|\n)+)", page, re.M)
+        return [[line[3:] for line in block.rstrip("\n").splitlines()] for block in found]
+
+    @staticmethod
+    def isOutput(line: str) -> bool:
+        return line.startswith(("< ", "= ", "! ", "python -m bws: "))
+
+    @staticmethod
+    def masked(text: str) -> str:
+        return re.sub(r"\(\d+\.\d ms\)", "(N ms)", text)
+
+    def test_pageHasSessions(self) -> None:
+        """The page shows sessions to check: typed and piped ones."""
+        blocks = self.blocks()
+        self.assertGreaterEqual(len(blocks), 3)
+        for block in blocks:
+            self.assertTrue(block[0].startswith("$ "), block)
+            self.assertEqual([line for line in block if line.startswith("$ ")], [block[0]])
+
+    @inlineCallbacks
+    def test_consoleBlocks(self) -> Any:
+        """Each session prints what the page says, line for line, and exits 0."""
+        port = yield self.startTwistd()
+        for block in self.blocks():
+            command = block[0][2:].replace("9090", str(port)).replace(
+                "python -m bws", f"{sys.executable} -m bws")
+            lines = [line.replace("9090", str(port)) for line in block[1:]]
+            child = Child()
+            transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+                child, "/bin/sh", ["/bin/sh", "-c", command], env=environment(),
+                path=str(ROOT))
+            shown = 0
+            for line in lines:
+                if self.isOutput(line):
+                    shown += 1
+                    continue
+                yield child.linesOut(shown)
+                transport.write(line.encode("utf-8") + b"\n")
+            transport.closeStdin()
+            out, err, code = yield child.ended
+            self.assertEqual(code, 0, f"{block[0]}: {err}")
+            self.assertEqual(self.masked(out).splitlines(),
+                             self.masked("\n".join(x for x in lines if self.isOutput(x)))
+                             .splitlines(), block[0])
