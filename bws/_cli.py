@@ -31,7 +31,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bws.client._client import Client, Connector, Target
+from bws.client import Client, Target, parseUrl
+from bws.client._client import Connector
 from bws.closeframe import MAX_CLOSE_REASON_BYTES, isValidCloseCode
 from bws.config import ClientConfiguration, ConfigurationError, build
 from bws.errors import Error
@@ -354,7 +355,7 @@ def parseHeaders(values: Sequence[str]) -> dict[str, str]:
 
 
 def _secureSocket(options: argparse.Namespace) -> Any:
-    from bws.tls._records import CertKey, ClientSecureSocket
+    from bws.tls import CertKey, ClientSecureSocket
 
     if options.insecure and options.cacert:
         raise UsageError("--insecure turns certificate checks off; --cacert is for checking "
@@ -388,8 +389,6 @@ def parseArguments(argv: Sequence[str], prog: str = "python -m bws") -> Argument
     :raise SystemExit: for ``--help`` and ``--version`` (after printing them).
     """
     options = _parser(prog).parse_args(list(argv))
-    from bws.client._client import parseUrl
-
     try:
         target: Target = parseUrl(options.url)
     except Error as e:

@@ -405,6 +405,20 @@ class SessionTests(SynchronousTestCase):
         self.assertEqual(self.lines()[-1],
                          "= connection lost: code 1006 (abnormal closure), no close frame")
 
+    def test_protocolFailure(self) -> None:
+        """A message over ``--max-size`` fails the connection (1009): exit 1, saying why."""
+        self.start(None, "--max-size", "10", "--no-compression")
+        self.type(b"x" * 20 + b"\n")
+        self.memory.advance(5)
+        assert self.screen is not None
+        self.screen.connectionLost()
+        outcome = self.successResultOf(self.outcome)
+        self.assertEqual(outcome.exitCode, 1)
+        assert outcome.error is not None
+        self.assertTrue(outcome.error.startswith("the connection failed: "), outcome.error)
+        self.assertIn("10", outcome.error)
+        self.assertEqual(self.lines()[-1], "= " + outcome.error)
+
     def test_interrupt(self) -> None:
         """Stopping the reactor (Ctrl-C) closes with 1001 and waits for the answer."""
         run = self.start()
