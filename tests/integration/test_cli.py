@@ -253,10 +253,6 @@ class ListenerTests(CliTestCase):
                                            stdin=b"header Authorization\n")
         self.assertEqual(out.splitlines()[1], "< Bearer abc.def")
 
-    test_authSeenByServer.todo = (  # type: ignore[attr-defined]
-        "the client does not send ClientConfiguration.auth yet: python -m bws passes "
-        "{'username', 'password'} / {'token'} for the client auth records (bws/auth) to send")
-
     @inlineCallbacks
     def test_subprotocol(self) -> Any:
         """``--subprotocol`` is offered in order; the one the server chose is printed."""
