@@ -138,7 +138,7 @@ class LdapChecker:
     :param config: the directory.
     :param reactor: connects (``IReactorTCP``, name resolution) and times out operations;
         the global reactor by default.
-    :param clock: the time for the roles cache; ``reactor`` by default.
+    :param clock: the time for the roles cache and the time bounds; ``reactor`` by default.
     :raises bws.ConfigurationError: a filter template that does not parse.
     """
 
