@@ -3,6 +3,25 @@
 The public names live here; the modules behind them hold one concern each.
 """
 
+from bws.auth._grants import (
+    AUTH_HEADER_BEARER,
+    INFER_REFRESH_CONFIG,
+    POST_BODY_BEARER,
+    OAuth2ClientCredentialsGrantConfig,
+    OAuth2GrantConfig,
+    OAuth2JwtBearerGrantConfig,
+    OAuth2PasswordGrantConfig,
+    OAuth2RefreshConfig,
+    OAuth2RefreshTokenGrantConfig,
+)
+from bws.auth.records import (
+    CacheConfig,
+    LdapUserStoreConfig,
+    LdapUserStoreConfigWithScopes,
+    OAuth2ClientConfig,
+    OAuth2IntrospectionConfig,
+    OAuth2IntrospectionConfigWithScopes,
+)
 from bws.client import Client
 from bws.closeframe import (
     CUSTOM_CLOSE_FRAME,
@@ -100,4 +119,10 @@ __all__ = [
     # the name would hide Twisted's ``Protocol`` after ``from bws import *``).
     "CertKey", "KeyStore", "TrustStore", "MutualSsl", "CertValidation", "ListenerSecureSocket",
     "ClientSecureSocket", "REQUIRE", "OPTIONAL", "OCSP_STAPLING", "OCSP_CRL",
+    # Auth (spec §5.2): the LDAP and OAuth2 introspection stores, the client's OAuth2 grants.
+    "LdapUserStoreConfig", "LdapUserStoreConfigWithScopes", "OAuth2IntrospectionConfig",
+    "OAuth2IntrospectionConfigWithScopes", "OAuth2ClientConfig", "CacheConfig",
+    "OAuth2ClientCredentialsGrantConfig", "OAuth2PasswordGrantConfig",
+    "OAuth2RefreshTokenGrantConfig", "OAuth2JwtBearerGrantConfig", "OAuth2RefreshConfig",
+    "OAuth2GrantConfig", "AUTH_HEADER_BEARER", "POST_BODY_BEARER", "INFER_REFRESH_CONFIG",
 ]
