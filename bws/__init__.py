@@ -3,6 +3,22 @@
 The public names live here; the modules behind them hold one concern each.
 """
 
+from bws.auth import (
+    BearerTokenConfig,
+    CacheConfig,
+    CheckerWithScopes,
+    CredentialsConfig,
+    FileUserStoreConfig,
+    FileUserStoreConfigWithScopes,
+    JwtIssuerConfig,
+    JwtValidatorConfig,
+    JwtValidatorConfigWithScopes,
+    LdapUserStoreConfig,
+    LdapUserStoreConfigWithScopes,
+    OAuth2ClientConfig,
+    OAuth2IntrospectionConfig,
+    OAuth2IntrospectionConfigWithScopes,
+)
 from bws.auth._grants import (
     AUTH_HEADER_BEARER,
     INFER_REFRESH_CONFIG,
@@ -13,14 +29,6 @@ from bws.auth._grants import (
     OAuth2PasswordGrantConfig,
     OAuth2RefreshConfig,
     OAuth2RefreshTokenGrantConfig,
-)
-from bws.auth.records import (
-    CacheConfig,
-    LdapUserStoreConfig,
-    LdapUserStoreConfigWithScopes,
-    OAuth2ClientConfig,
-    OAuth2IntrospectionConfig,
-    OAuth2IntrospectionConfigWithScopes,
 )
 from bws.client import Client
 from bws.closeframe import (
@@ -119,7 +127,10 @@ __all__ = [
     # the name would hide Twisted's ``Protocol`` after ``from bws import *``).
     "CertKey", "KeyStore", "TrustStore", "MutualSsl", "CertValidation", "ListenerSecureSocket",
     "ClientSecureSocket", "REQUIRE", "OPTIONAL", "OCSP_STAPLING", "OCSP_CRL",
-    # Auth (spec §5.2): the LDAP and OAuth2 introspection stores, the client's OAuth2 grants.
+    # Auth (spec §5.2); the nested records are in bws.auth.
+    "FileUserStoreConfig", "FileUserStoreConfigWithScopes", "JwtValidatorConfig",
+    "JwtValidatorConfigWithScopes", "CheckerWithScopes", "CredentialsConfig",
+    "BearerTokenConfig", "JwtIssuerConfig",
     "LdapUserStoreConfig", "LdapUserStoreConfigWithScopes", "OAuth2IntrospectionConfig",
     "OAuth2IntrospectionConfigWithScopes", "OAuth2ClientConfig", "CacheConfig",
     "OAuth2ClientCredentialsGrantConfig", "OAuth2PasswordGrantConfig",

@@ -10,7 +10,8 @@ import attrs
 
 from bws._fields import Fields, nameTuple
 from bws._http import normalizeOrigin
-from bws.errors import Error
+from bws.auth.records import clientAuth, listenerEntries
+from bws.errors import ConfigurationError
 from bws.tls._records import ClientSecureSocket, ListenerSecureSocket
 
 __all__ = [
@@ -36,10 +37,6 @@ MESSAGE_FRAMES = 16
 KEEPALIVE_AUTO = "AUTO"
 KEEPALIVE_ALWAYS = "ALWAYS"
 KEEPALIVE_NEVER = "NEVER"
-
-
-class ConfigurationError(Error, ValueError):
-    """A configuration value is wrong; the message names the record and field."""
 
 
 _checks = Fields(ConfigurationError)
@@ -129,8 +126,9 @@ class WSServiceConfig:
     maxFrameSize: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, converter=_frameSize)
     #: Largest (inflated) message, bws addition; <= 0 means 16 frames of ``maxFrameSize``.
     maxMessageSize: int = attrs.field(default=0, validator=_checks.checkInt())
-    auth: tuple[Any, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple))
+    #: Listener auth entries (spec §5.2): the records of :mod:`bws.auth.records` (or mappings
+    #: of them), ``CheckerWithScopes``, or bare ``twisted.cred`` checkers; tried in order.
+    auth: tuple[Any, ...] | None = attrs.field(default=None, converter=listenerEntries)
     validation: bool = attrs.field(default=True, validator=_checks.checkBool)
     dispatcherKey: str | None = None
     #: Accepted for compatibility; it has no runtime effect (as in the reference).
@@ -222,7 +220,9 @@ class ClientConfiguration:
     #: Seconds for the opening handshake; < 0 means the default, 300.
     handShakeTimeout: float = _checks.secondsField(300, minimum=None)
     cookies: Sequence[Any] = attrs.field(factory=tuple, converter=tuple)
-    auth: Any = None
+    #: The ``Authorization`` header's source (spec §4.1, REFERENCE §1.13): see
+    #: :func:`bws.auth.records.clientAuth` for what is accepted.
+    auth: Any = attrs.field(default=None, converter=clientAuth)
     pingPongHandler: Any = None
     retryConfig: RetryConfig | None = attrs.field(
         default=None, converter=_coerceRetry)

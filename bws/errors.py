@@ -17,6 +17,7 @@
     ├── AuthnError                   listener: authentication failed → HTTP 401
     ├── AuthzError                   listener: authorization failed → HTTP 403
     ├── SslError                     TLS configuration or handshake failure
+    ├── ConfigurationError           (also ValueError) a configuration value is wrong
     └── PayloadBindingError          inbound data did not bind to the target type
         └── PayloadValidationError   it bound, but broke a constraint
 """
@@ -45,6 +46,7 @@ __all__ = [
     "AuthnError",
     "AuthzError",
     "SslError",
+    "ConfigurationError",
     "PayloadBindingError",
     "PayloadValidationError",
 ]
@@ -116,6 +118,11 @@ class AuthzError(Error):
 
 class SslError(Error):
     """TLS configuration was wrong, or the TLS handshake failed; the message says why."""
+
+
+class ConfigurationError(Error, ValueError):
+    """A configuration value is wrong; the message names the record and field
+    (``Record.field: problem``), or the file and line it came from."""
 
 
 class PayloadBindingError(Error):

@@ -66,6 +66,7 @@ class ICaller(Interface):
     """One open WebSocket connection, as seen from a service (spec §3.2 ``Caller``)."""
 
     connectionId = Attribute("A string unique to this connection.")
+    principal = Attribute("The bws.Principal that authenticated the upgrade, or None.")
 
     def writeTextMessage(data: str) -> Deferred[None]:
         """Send a text message; the Deferred fires when the transport took it."""

@@ -9,8 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from twisted.cred import strcred
+from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
+from twisted.cred.credentials import IUsernamePassword
 from twisted.python import usage
 
+from bws.auth.credentials import IBearerToken
+from bws.auth.records import CheckerWithScopes
 from bws.config import ConfigurationError, serviceConfigOf, setServiceConfig
 from bws.server import Listener
 
@@ -54,16 +59,27 @@ def _readSecret(path: str | None, env: str | None, what: str) -> str | None:
     return None
 
 
-class Options(usage.Options):
+def _utf8(value: str | bytes) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+class Options(usage.Options, strcred.AuthOptionMixin):
     """Serve WebSocket services: by default an echo service at ws://0.0.0.0:9090/."""
+
+    #: ``--auth`` takes the checkers of Basic and Bearer credentials (spec §5.2).
+    supportedInterfaces = (IUsernamePassword, IBearerToken)
 
     synopsis = "[options]"
     longdesc = (
         "Starts a bws WebSocket listener. Without --service it echoes every text and "
         "binary message. --service module:attribute names an IUpgradeService instance or "
         "a zero-argument factory of one. Add --cert/--key (or --keystore) for wss://, and "
-        "--client-ca for mutual TLS. Passwords are read from files or environment "
-        "variables, never from the command line."
+        "--client-ca for mutual TLS. --auth TYPE:ARGS (repeatable) authenticates every "
+        "upgrade before the service sees it: toml:users.toml (bws's TOML user store), "
+        "jwt:issuer=...,jwksUrl=https://... (JWTs), or Twisted's file:/memory: checkers "
+        "(Basic); --auth-scopes requires one of the scopes; --help-auth lists the types. "
+        "Passwords are read from files or environment variables, never from the command "
+        "line."
     )
     optParameters = [
         ["port", "p", 9090, "Port to listen on (0 picks a free one).", _positive("port")],
@@ -95,6 +111,8 @@ class Options(usage.Options):
         ["verify-client", None, "require", "require or optional (with --client-ca)."],
         ["tls-versions", None, None, "Comma-separated TLS versions, e.g. TLSv1.2,TLSv1.3."],
         ["ciphers", None, None, "Comma-separated IANA cipher suite names."],
+        ["auth-scopes", None, None, "With --auth: the scopes a principal must hold one of "
+                                    "(comma-separated); 403 otherwise."],
     ]
     optFlags = [
         ["no-compression", None, "Do not negotiate permessage-deflate."],
@@ -105,7 +123,31 @@ class Options(usage.Options):
         "keystore": usage.CompleteFiles("*.p12"), "client-ca": usage.CompleteFiles("*.pem"),
     })
 
+    def opt_auth(self, description: str) -> None:
+        """Authenticate upgrades with TYPE:ARGS, e.g. toml:users.toml or
+        jwt:issuer=idp,jwksUrl=https://idp/jwks (repeatable, tried in order; see
+        --help-auth). A request without valid credentials is answered 401."""
+        authType = description.partition(":")[0]
+        try:
+            checker = strcred.makeChecker(description)
+            if isinstance(checker, InMemoryUsernamePasswordDatabaseDontUse):
+                # Twisted's memory: plugin stores names and passwords as str; Basic
+                # credentials carry UTF-8 bytes (RFC 7617 §2.1), as its file: checker reads.
+                checker.users = {_utf8(name): _utf8(password)
+                                 for name, password in checker.users.items()}
+            self.addChecker(checker)
+        except strcred.InvalidAuthType:
+            raise usage.UsageError(
+                f"--auth: unknown type {authType!r} (--help-auth lists them)") from None
+        except strcred.UnsupportedInterfaces:
+            raise usage.UsageError(
+                f"--auth {authType}: it checks neither Basic nor Bearer credentials") from None
+        except Exception as e:  # the checker's own refusal (a missing file, a bad key...)
+            raise usage.UsageError(f"--auth {authType}: {e}") from None
+
     def postOptions(self) -> None:
+        if self["auth-scopes"] and not self.get("credCheckers"):
+            raise usage.UsageError("--auth-scopes needs --auth")
         if self["verify-client"] not in ("require", "optional"):
             raise usage.UsageError("--verify-client: expected require or optional")
         if self["key"] and not self["cert"]:
@@ -164,6 +206,10 @@ def applyServiceOptions(upgradeService: Any, options: Options) -> None:
         changes["idleTimeout"] = options["idle-timeout"]
     if options["allowed-origin"]:
         changes["allowedOrigins"] = [o for o in options["allowed-origin"].split(",") if o]
+    checkers = options.get("credCheckers") or []
+    if checkers:
+        scopes = tuple((options["auth-scopes"] or "").replace(",", " ").split()) or None
+        changes["auth"] = [CheckerWithScopes(checker, scopes) for checker in checkers]
     if changes:
         try:
             config = attrs.evolve(serviceConfigOf(upgradeService), **changes)

@@ -1,19 +1,65 @@
 # -*- test-case-name: tests.auth.test_records -*-
-"""The spec's auth records (spec §5.2, REFERENCE §1.12-§1.13): frozen, validated when built."""
+"""The spec's auth records (spec §5.2, REFERENCE §1.12–§1.13): what a service's
+``WSServiceConfig.auth`` entries and a client's ``ClientConfiguration.auth`` hold.
+
+Records are values, validated when built: a wrong value raises
+:class:`bws.ConfigurationError` naming ``Record.field``. They do no I/O; the stores behind
+the listener records are built by :func:`bws.auth._stores.buildEntries` when a service is
+attached, and the client's ``Authorization`` header by :mod:`bws.auth.client`.
+
+Listener side (one entry of ``WSServiceConfig.auth``):
+
+- :class:`FileUserStoreConfigWithScopes` — Basic, users in a TOML file;
+- :class:`JwtValidatorConfigWithScopes` — Bearer, the token validated as a JWT;
+- ``LdapUserStoreConfigWithScopes``, ``OAuth2IntrospectionConfigWithScopes`` — Basic
+  through LDAP, Bearer through RFC 7662 introspection;
+- :class:`CheckerWithScopes` — any ``twisted.cred`` ``ICredentialsChecker`` (a bare
+  checker is taken as one with no scopes).
+
+Client side (``ClientConfiguration.auth``): :class:`CredentialsConfig` (Basic),
+:class:`BearerTokenConfig`, :class:`JwtIssuerConfig` (a self-signed JWT), the OAuth2 grant
+configs, or any object providing :class:`IClientAuth`.
+"""
 
 from __future__ import annotations
 
-import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from zope.interface import Interface
 
-from bws._fields import Fields, nameTuple, optionalNameTuple
-from bws.config import ConfigurationError
-from bws.tls._records import ClientSecureSocket
+from bws._fields import Fields, nameTuple, optionalPathText, pathText
+from bws.errors import ConfigurationError
+from bws.tls._records import ClientSecureSocket, KeyStore, TrustStore
 
 __all__ = [
+    "Scopes",
+    "CheckerWithScopes",
+    "FileUserStoreConfig",
+    "FileUserStoreConfigWithScopes",
+    "TrustStoreConfig",
+    "JwksConfig",
+    "ValidatorSignatureConfig",
+    "JwtValidatorConfig",
+    "JwtValidatorConfigWithScopes",
+    "LISTENER_RECORDS",
+    "listenerEntry",
+    "listenerEntries",
+    "IClientAuth",
+    "CredentialsConfig",
+    "BearerTokenConfig",
+    "PrivateKeyConfig",
+    "KeyStoreConfig",
+    "IssuerSignatureConfig",
+    "JwtIssuerConfig",
+    "CLIENT_RECORDS",
+    "clientAuth",
+    "JWT_ALGORITHMS",
     "ROLES_CACHE_SECONDS",
     "CacheConfig",
     "LdapUserStoreConfig",
@@ -25,6 +71,547 @@ __all__ = [
 
 _checks = Fields(ConfigurationError)
 
+#: Required scopes: ``None`` (authentication only) or at least one scope name.
+Scopes = tuple[str, ...] | None
+
+#: The signature algorithms bws signs and verifies with (RFC 7518 §3.1, RFC 8037 §3.1).
+#: ``none`` is never one of them.
+JWT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                  "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512")
+
+
+# -- shared fields ------------------------------------------------------------------------
+
+
+def _checkScopes(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, tuple):
+        _checks.fail(instance, attribute, f"must be a scope name or a list of them, got "
+                                          f"{type(value).__name__}")
+    if not value:
+        _checks.fail(instance, attribute,
+                     "must name at least one scope (leave it out to only authenticate)")
+    for scope in value:
+        if not isinstance(scope, str) or not scope:
+            _checks.fail(instance, attribute, f"must be non-empty strings, got {scope!r}")
+        if len(scope.split()) != 1:
+            _checks.fail(instance, attribute,
+                         f"{scope!r}: a scope name holds no whitespace; give a list of names")
+
+
+def _scopesField() -> Any:
+    """``scopes: string|string[]`` of the spec: one name or a list, any one of which passes."""
+    return attrs.field(default=None, converter=lambda v: None if v is None else nameTuple(v),
+                       validator=_checkScopes)
+
+
+def _built(recordType: type[Any], value: Any) -> Any:
+    """``value`` built into a ``recordType`` when it is a mapping; else left for the
+    validator."""
+    return _build(recordType, value) if isinstance(value, Mapping) else value
+
+
+def _build(recordType: type[Any], fields: Mapping[str, Any]) -> Any:
+    """``recordType(**fields)``; an unknown field name is a ConfigurationError."""
+    names = {a.name for a in attrs.fields(recordType)}
+    unknown = sorted(str(k) for k in set(fields) - names)
+    if unknown:
+        raise ConfigurationError(
+            f"{recordType.__name__}: unknown field(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(names))}")
+    try:
+        return recordType(**fields)
+    except ConfigurationError:
+        raise
+    except TypeError as e:
+        raise ConfigurationError(f"{recordType.__name__}: {e}") from None
+
+
+# Converters of nested records (a mapping is built into the record); named functions, as
+# attrs wants them.
+
+
+def _asFileUserStoreConfig(value: Any) -> Any:
+    return _built(FileUserStoreConfig, value)
+
+
+def _asTrustStore(value: Any) -> Any:
+    return _built(TrustStore, value)
+
+
+def _asJwksConfig(value: Any) -> Any:
+    return _built(JwksConfig, value)
+
+
+def _asTrustStoreConfig(value: Any) -> Any:
+    return _built(TrustStoreConfig, value)
+
+
+def _asValidatorSignatureConfig(value: Any) -> Any:
+    return _built(ValidatorSignatureConfig, value)
+
+
+def _asJwtValidatorConfig(value: Any) -> Any:
+    return _built(JwtValidatorConfig, value)
+
+
+def _asKeyStore(value: Any) -> Any:
+    return _built(KeyStore, value)
+
+
+def _asIssuerSignatureConfig(value: Any) -> Any:
+    return _built(IssuerSignatureConfig, value)
+
+
+def _httpsUrl(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _checks.checkText(singleLine=True)(instance, attribute, value)
+    parts = urlsplit(value)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        _checks.fail(instance, attribute, f"must be an https:// URL, got {value!r}")
+
+
+def _secondsField(default: float, **bounds: Any) -> Any:
+    return _checks.secondsField(default, **bounds)
+
+
+def _optionalText() -> Any:
+    return attrs.field(default=None, validator=_checks.checkText(optional=True))
+
+
+def _audience(value: Any) -> Any:
+    return None if value is None else nameTuple(value)
+
+
+# -- listener: any twisted.cred checker -------------------------------------------------
+
+
+def _checkChecker(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not ICredentialsChecker.providedBy(value):
+        _checks.fail(instance, attribute,
+                     f"must provide twisted.cred ICredentialsChecker, got {type(value).__name__}")
+
+
+@attrs.frozen
+class CheckerWithScopes:
+    """A ``twisted.cred`` credentials checker as a listener auth entry.
+
+    Basic credentials (``IUsernamePassword``) go to it when its ``credentialInterfaces``
+    name ``IUsernamePassword``; Bearer tokens (:class:`bws.auth.credentials.IBearerToken`)
+    when they name that. ``requestAvatarId`` answers a :class:`bws.Principal`, or a
+    ``str``/``bytes`` user id (a principal with no scopes), or fails with
+    ``UnauthorizedLogin`` (401) or :class:`bws.auth.credentials.BackendUnavailable` (503).
+
+    :ivar checker: the ``ICredentialsChecker``.
+    :ivar scopes: the scopes required (any one of them passes); ``None``: authentication only.
+    """
+
+    checker: Any = attrs.field(validator=_checkChecker)
+    scopes: Scopes = _scopesField()
+
+
+# -- listener: file user store ------------------------------------------------------------
+
+
+@attrs.frozen
+class FileUserStoreConfig:
+    """Users and their (hashed) passwords and scopes in a TOML file (spec ``FileUserStoreConfig``).
+
+    The file holds ``[[users]]`` tables (``username``, ``password``, ``scopes``); the
+    reference's ``[[ballerina.auth.users]]`` tables are read too. A password is plain text
+    or a hash in its modular-crypt form (``$pbkdf2-sha256$…``, ``$scrypt$…``, ``$2b$…``,
+    ``$argon2id$…``). The file is read when the service is attached; a missing or malformed
+    file fails then, naming the file and line.
+
+    :ivar path: the TOML file; the reference reads the program's ``Config.toml``.
+    """
+
+    path: str = attrs.field(default="Config.toml", converter=pathText,
+                            validator=_checks.checkText())
+
+
+@attrs.frozen
+class FileUserStoreConfigWithScopes:
+    """Basic authentication against a :class:`FileUserStoreConfig` (spec §5.2)."""
+
+    fileUserStoreConfig: FileUserStoreConfig = attrs.field(
+        factory=FileUserStoreConfig, converter=_asFileUserStoreConfig,
+        validator=_checks.checkInstanceOf(FileUserStoreConfig))
+    scopes: Scopes = _scopesField()
+
+
+# -- listener: JWT validator --------------------------------------------------------------
+
+
+@attrs.frozen
+class TrustStoreConfig:
+    """The certificate named ``certAlias`` (its PKCS#12 friendly name) in ``trustStore``
+    holds the public key JWTs are signed with."""
+
+    trustStore: TrustStore = attrs.field(converter=_asTrustStore,
+                                         validator=_checks.checkInstanceOf(TrustStore))
+    certAlias: str = attrs.field(validator=_checks.checkText())
+
+
+def _trustSource(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _build(TrustStore, value)
+    return optionalPathText(value)
+
+
+def _checkTrustSource(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, (str, TrustStore)):
+        _checks.fail(instance, attribute,
+                     f"must be a PEM file path or a TrustStore, not {type(value).__name__}")
+
+
+@attrs.frozen
+class JwksConfig:
+    """Signing keys fetched from a JWKS endpoint (RFC 7517 §5) over HTTPS.
+
+    Keys are cached for ``cacheTtl`` seconds; a token naming a ``kid`` the cache lacks makes
+    one refetch, at most every ``minRefreshInterval`` seconds. The endpoint's certificate is
+    always verified.
+
+    :ivar url: the ``https://`` URL of the key set.
+    :ivar cert: CA certificates to trust for that endpoint (a PEM file or a ``TrustStore``);
+        ``None`` trusts the platform's CAs.
+    :ivar cacheTtl: decimal seconds a fetched key set is used.
+    :ivar minRefreshInterval: decimal seconds between two fetches caused by unknown ``kid``s.
+    :ivar timeout: decimal seconds a fetch may take; then the request is answered 503.
+    """
+
+    url: str = attrs.field(validator=_httpsUrl)
+    cert: str | TrustStore | None = attrs.field(default=None, converter=_trustSource,
+                                                validator=_checkTrustSource)
+    cacheTtl: float = _secondsField(3600, positive=True)
+    minRefreshInterval: float = _secondsField(30)
+    timeout: float = _secondsField(10, positive=True)
+
+
+@attrs.frozen
+class ValidatorSignatureConfig:
+    """How a JWT's signature is verified: exactly one of the four (spec
+    ``ValidatorSignatureConfig``).
+
+    :ivar jwksConfig: keys from a JWKS endpoint, chosen by the token's ``kid``.
+    :ivar certFile: a PEM certificate (or public key) file.
+    :ivar trustStoreConfig: a certificate in a PKCS#12 trust store.
+    :ivar secret: an HMAC secret (HS256/384/512), as UTF-8 text.
+    """
+
+    jwksConfig: JwksConfig | None = attrs.field(
+        default=None, converter=_asJwksConfig,
+        validator=_checks.checkInstanceOf(JwksConfig, optional=True))
+    certFile: str | None = attrs.field(default=None, converter=optionalPathText,
+                                       validator=_checks.checkText(optional=True))
+    trustStoreConfig: TrustStoreConfig | None = attrs.field(
+        default=None, converter=_asTrustStoreConfig,
+        validator=_checks.checkInstanceOf(TrustStoreConfig, optional=True))
+    secret: str | None = attrs.field(default=None, repr=False,
+                                     validator=_checks.checkText(optional=True))
+
+    def __attrs_post_init__(self) -> None:
+        given = [name for name in ("jwksConfig", "certFile", "trustStoreConfig", "secret")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ConfigurationError(
+                "ValidatorSignatureConfig: give exactly one of jwksConfig, certFile, "
+                f"trustStoreConfig, secret (got {', '.join(given) or 'none'})")
+        if self.secret is not None and len(self.secret.encode("utf-8")) < 32:
+            raise ConfigurationError(
+                "ValidatorSignatureConfig.secret: an HMAC secret must be at least 32 bytes "
+                "(RFC 7518 §3.2)")
+
+
+@attrs.frozen
+class JwtValidatorConfig:
+    """What a Bearer JWT must be (spec ``JwtValidatorConfig``; RFC 7519, RFC 8725).
+
+    The token must be signed as ``signatureConfig`` says, with an algorithm fitting the key
+    (``alg: none`` never passes), and carry ``exp``; ``nbf`` and ``exp`` are checked with
+    ``clockSkew`` seconds of leeway.
+
+    :ivar issuer: the ``iss`` required, if any.
+    :ivar audience: ``aud`` must hold one of these, if given.
+    :ivar username: the ``sub`` required, if any.
+    :ivar clockSkew: decimal seconds of leeway for ``exp``/``nbf``/``iat``.
+    :ivar signatureConfig: how the signature is verified (required).
+    :ivar scopeKey: the claim holding the scopes: a space-separated string or a list.
+    """
+
+    signatureConfig: ValidatorSignatureConfig = attrs.field(
+        converter=_asValidatorSignatureConfig,
+        validator=_checks.checkInstanceOf(ValidatorSignatureConfig))
+    issuer: str | None = _optionalText()
+    audience: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_audience, validator=_checks.checkNames(optional=True))
+    username: str | None = _optionalText()
+    clockSkew: float = _secondsField(0)
+    scopeKey: str = attrs.field(default="scope", validator=_checks.checkText())
+
+
+@attrs.frozen
+class JwtValidatorConfigWithScopes:
+    """Bearer authentication by JWT validation (spec §5.2)."""
+
+    jwtValidatorConfig: JwtValidatorConfig = attrs.field(
+        converter=_asJwtValidatorConfig, validator=_checks.checkInstanceOf(JwtValidatorConfig))
+    scopes: Scopes = _scopesField()
+
+
+# -- listener entries ---------------------------------------------------------------------
+
+#: The spec's listener records by the key naming them in a mapping
+#: (``{"fileUserStoreConfig": {...}, "scopes": [...]}``), as the reference writes entries.
+LISTENER_RECORDS: dict[str, type[Any]] = {
+    "fileUserStoreConfig": FileUserStoreConfigWithScopes,
+    "jwtValidatorConfig": JwtValidatorConfigWithScopes,
+}
+
+
+def listenerEntry(value: Any, where: str = "WSServiceConfig.auth") -> Any:
+    """One ``WSServiceConfig.auth`` entry as a record.
+
+    A record of :data:`LISTENER_RECORDS` or a :class:`CheckerWithScopes` is kept; a bare
+    ``ICredentialsChecker`` becomes ``CheckerWithScopes(checker)``; a mapping with one key
+    of :data:`LISTENER_RECORDS` (and ``scopes``) becomes that record.
+
+    :raise ConfigurationError: naming ``where`` when the value is none of these.
+    """
+    if isinstance(value, CheckerWithScopes) or type(value) in LISTENER_RECORDS.values():
+        return value
+    if ICredentialsChecker.providedBy(value):
+        return CheckerWithScopes(value)
+    if isinstance(value, Mapping):
+        keys = [k for k in value if k in LISTENER_RECORDS]
+        if len(keys) == 1:
+            return _build(LISTENER_RECORDS[keys[0]], value)
+        raise ConfigurationError(
+            f"{where}: a mapping entry needs exactly one of {', '.join(LISTENER_RECORDS)} "
+            f"(and scopes); got keys {', '.join(map(str, value)) or 'none'}")
+    raise ConfigurationError(
+        f"{where}: must be a {', '.join(r.__name__ for r in LISTENER_RECORDS.values())}, "
+        f"a CheckerWithScopes or a twisted.cred ICredentialsChecker; got "
+        f"{type(value).__name__}")
+
+
+def listenerEntries(value: Any) -> tuple[Any, ...] | None:
+    """Converter of ``WSServiceConfig.auth``: ``None`` or each entry through
+    :func:`listenerEntry`, naming its index when refused."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        value = [value]
+    return tuple(listenerEntry(entry, f"WSServiceConfig.auth[{i}]")
+                 for i, entry in enumerate(value))
+
+
+# -- client ---------------------------------------------------------------------------------
+
+
+class IClientAuth(Interface):
+    """A source of the client's ``Authorization`` header: give one as
+    ``ClientConfiguration.auth`` to compute the header yourself.
+
+    bws asks it before every connection attempt (the first and each reconnect), so a
+    source that caches a token refreshes it there.
+    """
+
+    def authorizationHeader(clock: IReactorTime, reactor: Any) -> Deferred[str]:
+        """The whole header value (``"Bearer abc"``), or a failure with
+        :class:`bws.AuthError` saying why none could be made.
+
+        :param clock: the client's clock (token lifetimes are measured on it).
+        :param reactor: the client's reactor (for a request to a token endpoint).
+        """
+
+
+@attrs.frozen
+class CredentialsConfig:
+    """Basic authentication (RFC 7617): ``Authorization: Basic base64(username:password)``.
+
+    :ivar username: UTF-8; must not be empty or hold a colon (checked when connecting).
+    :ivar password: UTF-8; may hold colons.
+    """
+
+    username: str = attrs.field(validator=_checks.checkText())
+    password: str = attrs.field(repr=False, validator=_checks.checkText())
+
+
+@attrs.frozen
+class BearerTokenConfig:
+    """A fixed bearer token (RFC 6750 §2.1): ``Authorization: Bearer <token>``."""
+
+    token: str = attrs.field(repr=False, validator=_checks.checkText())
+
+
+@attrs.frozen
+class PrivateKeyConfig:
+    """A PEM private key file (encrypted with ``keyPassword``, if given) to sign with."""
+
+    keyFile: str = attrs.field(converter=pathText, validator=_checks.checkText())
+    keyPassword: str | None = attrs.field(default=None, repr=False,
+                                          validator=_checks.checkText(optional=True))
+
+
+@attrs.frozen
+class KeyStoreConfig:
+    """The private key named ``keyAlias`` in a PKCS#12 ``keyStore`` to sign with.
+
+    :ivar keyPassword: the key's password when it differs from the key store's.
+    """
+
+    keyStore: KeyStore = attrs.field(converter=_asKeyStore,
+                                     validator=_checks.checkInstanceOf(KeyStore))
+    keyAlias: str = attrs.field(validator=_checks.checkText())
+    keyPassword: str | None = attrs.field(default=None, repr=False,
+                                          validator=_checks.checkText(optional=True))
+
+
+def _signingKey(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if "keyStore" in value:
+            return _build(KeyStoreConfig, value)
+        return _build(PrivateKeyConfig, value)
+    return value
+
+
+def _checkSigningKey(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, (PrivateKeyConfig, KeyStoreConfig, str)):
+        _checks.fail(instance, attribute, "must be a PrivateKeyConfig, a KeyStoreConfig or an "
+                                          f"HMAC secret (str), not {type(value).__name__}")
+    if isinstance(value, str) and len(value.encode("utf-8")) < 32:
+        _checks.fail(instance, attribute, "an HMAC secret must be at least 32 bytes "
+                                          "(RFC 7518 §3.2)")
+
+
+def _checkIssuerAlgorithm(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in JWT_ALGORITHMS:
+        _checks.fail(instance, attribute,
+                     f"must be one of {', '.join(JWT_ALGORITHMS)}, got {value!r}")
+
+
+@attrs.frozen
+class IssuerSignatureConfig:
+    """How a self-issued JWT is signed (spec ``IssuerSignatureConfig``).
+
+    :ivar algorithm: a JWS algorithm fitting the key (RS*/PS* for RSA, ES* for EC, EdDSA for
+        Ed25519, HS* for a secret); never ``none``.
+    :ivar config: a :class:`PrivateKeyConfig`, a :class:`KeyStoreConfig`, or an HMAC secret.
+    """
+
+    config: PrivateKeyConfig | KeyStoreConfig | str = attrs.field(
+        converter=_signingKey, validator=_checkSigningKey, repr=False)
+    algorithm: str = attrs.field(default="RS256", validator=_checkIssuerAlgorithm)
+
+    def __attrs_post_init__(self) -> None:
+        secret = isinstance(self.config, str)
+        if secret != self.algorithm.startswith("HS"):
+            raise ConfigurationError(
+                f"IssuerSignatureConfig.algorithm: {self.algorithm} does not fit "
+                + ("an HMAC secret (use HS256, HS384 or HS512)" if secret else
+                   "a private key (HS* algorithms take a secret)"))
+        bits = int(self.algorithm[2:]) if secret else 0
+        if secret and len(str(self.config).encode("utf-8")) * 8 < bits:
+            raise ConfigurationError(
+                f"IssuerSignatureConfig.config: {self.algorithm} needs a secret of at least "
+                f"{bits // 8} bytes (RFC 7518 §3.2)")
+
+
+def _claims(value: Any) -> Any:
+    return None if value is None else (dict(value) if isinstance(value, Mapping) else value)
+
+
+def _checkClaims(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, dict):
+        _checks.fail(instance, attribute, f"must be a mapping, not {type(value).__name__}")
+
+
+@attrs.frozen
+class JwtIssuerConfig:
+    """A JWT the client signs itself, sent as ``Authorization: Bearer`` (spec
+    ``JwtIssuerConfig``). It carries ``iat``, ``nbf`` and ``exp`` (``expTime`` seconds on)
+    and is issued again before it expires.
+
+    :ivar username: the ``sub`` claim.
+    :ivar issuer: the ``iss`` claim.
+    :ivar audience: the ``aud`` claim (one string or a list).
+    :ivar jwtId: the ``jti`` claim.
+    :ivar keyId: the ``kid`` header.
+    :ivar customClaims: more claims (JSON values); they cannot replace the ones above.
+    :ivar expTime: decimal seconds the token is valid for.
+    :ivar signatureConfig: how it is signed.
+    """
+
+    signatureConfig: IssuerSignatureConfig = attrs.field(
+        converter=_asIssuerSignatureConfig,
+        validator=_checks.checkInstanceOf(IssuerSignatureConfig))
+    username: str | None = _optionalText()
+    issuer: str | None = _optionalText()
+    audience: tuple[str, ...] | None = attrs.field(
+        default=None, converter=_audience, validator=_checks.checkNames(optional=True))
+    jwtId: str | None = _optionalText()
+    keyId: str | None = _optionalText()
+    customClaims: dict[str, Any] | None = attrs.field(default=None, converter=_claims,
+                                                      validator=_checkClaims)
+    expTime: float = _secondsField(300, positive=True)
+
+
+def _isCredentials(keys: set[str]) -> bool:
+    return keys == {"username", "password"}
+
+
+def _isBearer(keys: set[str]) -> bool:
+    return keys == {"token"}
+
+
+def _isJwtIssuer(keys: set[str]) -> bool:
+    return "signatureConfig" in keys and keys <= {a.name for a in attrs.fields(JwtIssuerConfig)}
+
+
+#: The client auth records, each with the test telling a mapping of its fields from the
+#: others (``{"username": ..., "password": ...}`` is a CredentialsConfig), in the order
+#: tried. The OAuth2 grant records add themselves here.
+CLIENT_RECORDS: list[tuple[type[Any], Callable[[set[str]], bool]]] = [
+    (CredentialsConfig, _isCredentials),
+    (BearerTokenConfig, _isBearer),
+    (JwtIssuerConfig, _isJwtIssuer),
+]
+
+
+def clientAuth(value: Any) -> Any:
+    """Converter and check of ``ClientConfiguration.auth``.
+
+    Kept as given: ``None``, a record of :data:`CLIENT_RECORDS`, an object providing
+    :class:`IClientAuth`. A mapping becomes the record whose fields it holds:
+    ``{"username", "password"}`` a :class:`CredentialsConfig`, ``{"token"}`` a
+    :class:`BearerTokenConfig`, ``JwtIssuerConfig`` fields with ``signatureConfig`` a
+    :class:`JwtIssuerConfig`, and so on.
+
+    :raise ConfigurationError: naming ``ClientConfiguration.auth`` for anything else. The
+        message names the value's type only: a token passed by mistake is not echoed.
+    """
+    if value is None or IClientAuth.providedBy(value):
+        return value
+    if any(isinstance(value, record) for record, _ in CLIENT_RECORDS):
+        return value
+    names = ", ".join(record.__name__ for record, _ in CLIENT_RECORDS)
+    if isinstance(value, Mapping):
+        keys = {str(k) for k in value}
+        for record, matches in CLIENT_RECORDS:
+            if matches(keys):
+                try:
+                    return _build(record, value)
+                except ConfigurationError as e:
+                    raise ConfigurationError(f"ClientConfiguration.auth: {e}") from None
+        raise ConfigurationError(
+            f"ClientConfiguration.auth: a mapping with keys {', '.join(sorted(keys)) or 'none'}"
+            f" is none of {names}")
+    raise ConfigurationError(
+        f"ClientConfiguration.auth: must be one of {names}, a mapping of one's fields, or "
+        f"an IClientAuth provider; got {type(value).__name__}")
+
 
 # --- LDAP and OAuth2 introspection (auth-b) -----------------------------------------------------
 
@@ -33,7 +620,7 @@ ROLES_CACHE_SECONDS = 300.0
 
 
 def _optionalSecureSocket(value: Any) -> Any:
-    return ClientSecureSocket(**value) if isinstance(value, Mapping) else value
+    return _built(ClientSecureSocket, value)
 
 
 def _textMap(value: Any) -> Any:
@@ -57,17 +644,10 @@ def _checkTextMap(instance: object, attribute: attrs.Attribute[Any], value: Any)
             _checks.fail(instance, attribute, f"must hold no CR, LF or NUL, got {name!r}")
 
 
-def _scopesField() -> Any:
-    """The ``scopes`` of a ``...WithScopes`` entry: a name or a list of names, or ``None``
-    (authentication only). Any overlap with the principal's scopes passes (REFERENCE §1.12)."""
-    return attrs.field(default=None, converter=optionalNameTuple,
-                       validator=_checks.checkNames(optional=True, nonEmpty=True))
-
-
 def _checkHttpUrl(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         _checks.fail(instance, attribute, f"must be an http(s) URL, got {value!r}")
-    parts = urllib.parse.urlsplit(value)
+    parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         _checks.fail(instance, attribute, f"must be an http:// or https:// URL, got {value!r}")
     try:
@@ -100,7 +680,7 @@ class CacheConfig:
 def _checkLdapUrl(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         _checks.fail(instance, attribute, f"must be an ldap:// or ldaps:// URL, got {value!r}")
-    parts = urllib.parse.urlsplit(value)
+    parts = urlsplit(value)
     if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
         _checks.fail(instance, attribute, f"must be an ldap:// or ldaps:// URL, got {value!r}")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
@@ -228,9 +808,8 @@ class LdapUserStoreConfig:
                 f" got {self.connectionUrl!r}")
 
 
-def _coerceLdapConfig(value: Any) -> Any:
-    """Converter: a mapping (as a config file spells the nested record) becomes the record."""
-    return LdapUserStoreConfig(**value) if isinstance(value, Mapping) else value
+def _asLdapUserStoreConfig(value: Any) -> Any:
+    return _built(LdapUserStoreConfig, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -244,9 +823,9 @@ class LdapUserStoreConfigWithScopes:
     """
 
     ldapUserStoreConfig: LdapUserStoreConfig = attrs.field(
-        converter=_coerceLdapConfig,
+        converter=_asLdapUserStoreConfig,
         validator=_checks.checkInstanceOf(LdapUserStoreConfig))
-    scopes: tuple[str, ...] | None = _scopesField()
+    scopes: Scopes = _scopesField()
 
 
 def _checkClientAuth(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -298,14 +877,12 @@ class OAuth2ClientConfig:
                 "OAuth2ClientConfig.auth: give either auth or clientId/clientSecret, not both")
 
 
-def _coerceClientConfig(value: Any) -> Any:
-    if value is None:
-        return OAuth2ClientConfig()
-    return OAuth2ClientConfig(**value) if isinstance(value, Mapping) else value
+def _asOAuth2ClientConfig(value: Any) -> Any:
+    return OAuth2ClientConfig() if value is None else _built(OAuth2ClientConfig, value)
 
 
-def _coerceCacheConfig(value: Any) -> Any:
-    return CacheConfig(**value) if isinstance(value, Mapping) else value
+def _asCacheConfig(value: Any) -> Any:
+    return _built(CacheConfig, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -332,16 +909,16 @@ class OAuth2IntrospectionConfig:
     optionalParams: tuple[tuple[str, str], ...] = attrs.field(
         default=(), converter=_textMap, validator=_checkTextMap)
     cacheConfig: CacheConfig | None = attrs.field(
-        default=None, converter=_coerceCacheConfig,
+        default=None, converter=_asCacheConfig,
         validator=_checks.checkInstanceOf(CacheConfig, optional=True))
     defaultTokenExpTime: float = _checks.secondsField(3600, positive=True)
     clientConfig: OAuth2ClientConfig = attrs.field(
-        factory=OAuth2ClientConfig, converter=_coerceClientConfig,
+        factory=OAuth2ClientConfig, converter=_asOAuth2ClientConfig,
         validator=_checks.checkInstanceOf(OAuth2ClientConfig))
 
 
-def _coerceIntrospectionConfig(value: Any) -> Any:
-    return OAuth2IntrospectionConfig(**value) if isinstance(value, Mapping) else value
+def _asOAuth2IntrospectionConfig(value: Any) -> Any:
+    return _built(OAuth2IntrospectionConfig, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -355,7 +932,10 @@ class OAuth2IntrospectionConfigWithScopes:
     """
 
     oauth2IntrospectionConfig: OAuth2IntrospectionConfig = attrs.field(
-        converter=_coerceIntrospectionConfig,
+        converter=_asOAuth2IntrospectionConfig,
         validator=_checks.checkInstanceOf(OAuth2IntrospectionConfig))
-    scopes: tuple[str, ...] | None = _scopesField()
+    scopes: Scopes = _scopesField()
 
+
+LISTENER_RECORDS["ldapUserStoreConfig"] = LdapUserStoreConfigWithScopes
+LISTENER_RECORDS["oauth2IntrospectionConfig"] = OAuth2IntrospectionConfigWithScopes

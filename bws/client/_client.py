@@ -40,11 +40,13 @@ from twisted.python.failure import Failure
 
 from bws._autobahn import ClientFactory, clientOptions
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
+from bws.auth.client import authorizationSource, checkHeaderValue
 from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
 from bws.client._retry import retrying
 from bws.config import ClientConfiguration, build
 from bws.errors import (
+    AuthError,
     ConnectionClosureError,
     ConnectionError,
     Error,
@@ -141,6 +143,8 @@ class Client:
                            self._pauseReading, self._resumeReading)
         self._needsReconnect = False
         self._reconnecting: Deferred[None] | None = None
+        #: The ``Authorization`` header's source (``config.auth``), made on first use.
+        self.authSource: Any = None
 
     # -- connecting -------------------------------------------------------------------
 
@@ -181,21 +185,53 @@ class Client:
         return clientTLSFactory(self.config.secureSocket, self.target.host, factory,
                                 self.clock)
 
-    def _upgradeHeaders(self) -> dict[str, str]:
-        """The upgrade request's extra headers: ``customHeaders``, then ``Cookie``."""
+    def _upgradeHeaders(self, authorization: str | None = None) -> dict[str, str]:
+        """The upgrade request's extra headers: ``customHeaders``, then ``Cookie``, then
+        ``Authorization`` from ``auth`` (which replaces one in ``customHeaders``)."""
         headers = dict(self.config.customHeaders)
         cookies = cookieHeader(self.config.cookies)
         if cookies:
             headers["Cookie"] = cookies
+        if authorization is not None:
+            for name in [n for n in headers if n.lower() == "authorization"]:
+                del headers[name]
+            headers["Authorization"] = authorization
         return headers
 
+    def _authorization(self) -> Deferred[str | None]:
+        """The ``Authorization`` value of the next attempt from ``config.auth`` (asked anew
+        each attempt, so a cached token is refreshed on reconnect), or None without auth.
+
+        :return: fails with :class:`bws.AuthError` when no header can be made.
+        """
+        if self.config.auth is None:
+            return succeed(None)
+        try:
+            if self.authSource is None:
+                self.authSource = authorizationSource(self.config.auth)
+            d: Deferred[str] = self.authSource.authorizationHeader(self.clock, self.reactor)
+        except Exception as e:
+            d = fail(e)
+
+        def failed(failure: Failure) -> Failure:
+            if not failure.check(Error):
+                return Failure(AuthError(
+                    f"Failed to enrich request with auth token. {failure.getErrorMessage()}"))
+            return failure
+
+        return d.addCallbacks(checkHeaderValue, failed)
+
     def _connectOnce(self) -> Deferred[Attempt]:
-        """One attempt: TCP (and TLS), then the opening handshake, within the deadline."""
+        """One attempt: the auth header, then TCP (and TLS) and the opening handshake
+        within the deadline."""
+        return self._authorization().addCallback(self._handshake)
+
+    def _handshake(self, authorization: str | None) -> Deferred[Attempt]:
         config = self.config
         attempt = Attempt(self)
         opened = attempt.whenOpen
         factory = ClientFactory(
-            self.target.url, self._upgradeHeaders(), list(config.subProtocols),
+            self.target.url, self._upgradeHeaders(authorization), list(config.subProtocols),
             clientOptions(config.maxFrameSize, config.messageLimit,
                           config.webSocketCompressionEnabled),
             self.clock, attempt.connection, attempt)

@@ -11,7 +11,7 @@ from zope.interface import implementer
 from bws._connection import OP_PING, OP_PONG, Connection
 from bws.binding import serialize
 from bws.interfaces import ICaller
-from bws.request import UpgradeRequest
+from bws.request import Principal, UpgradeRequest
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -110,6 +110,12 @@ class Caller:
     def getPeerCertificate(self) -> x509.Certificate | None:
         """The verified client certificate on mutual TLS, else None."""
         return self._request.peerCertificate
+
+    @property
+    def principal(self) -> Principal | None:
+        """Who authenticated the upgrade (user id, scopes, claims), when the service has
+        ``auth`` entries; else None (spec §5.2)."""
+        return self._request.principal
 
     @property
     def request(self) -> UpgradeRequest:

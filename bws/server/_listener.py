@@ -15,6 +15,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from bws._autobahn import serverFactory
+from bws.auth._stores import CheckerCache, buildEntries
 from bws.config import (
     ConfigurationError,
     ListenerConfiguration,
@@ -75,6 +76,8 @@ class Listener(service.Service):
             self.site: Site = self.sharedSite
         else:
             self.site = UpgradeSite(self.resource, self.config, self.clock)
+        #: The auth checkers built for attached services, one per record.
+        self.checkers = CheckerCache()
         self.port: IListeningPort | None = None
         self._stopping: Deferred[None] | None = None
 
@@ -82,24 +85,30 @@ class Listener(service.Service):
 
     def attach(self, upgradeService: Any, path: str | list[str] | None = "/") -> None:
         """Serve ``upgradeService`` at ``path``: ``"/chat"``, ``["chat", "v1"]``, a template
-        (``"/rooms/{room}"``), or ``"*"`` for every path no other service claims."""
+        (``"/rooms/{room}"``), or ``"*"`` for every path no other service claims.
+
+        The checkers of the service's ``auth`` entries are built here: a user file, key or
+        certificate that cannot be read raises :class:`bws.ConfigurationError` naming
+        ``WSServiceConfig.auth[i]`` and the file.
+        """
         if not callable(getattr(upgradeService, "get", None)):
             raise ConfigurationError(
                 f"attach: {upgradeService!r} is not an upgrade service (it has no get())")
         config = serviceConfigOf(upgradeService)
-        if config.auth:
-            raise ConfigurationError(
-                "WSServiceConfig.auth: listener authentication is not available in "
-                "this version of bws")
+        # Stores are read now (a missing user file fails here, not at the first request).
+        entries = buildEntries(config.auth, self.reactor, self.checkers)
         factory = serverFactory(config, self.config, self.clock)
         attachment = Attachment(upgradeService, path, config)
         self.router.add(attachment)
         self.resource.factories[attachment] = factory
+        if entries:
+            self.resource.authEntries[attachment] = entries
 
     def detach(self, upgradeService: Any) -> None:
         """Stop serving ``upgradeService``; open connections are left alone."""
         attachment = self.router.remove(upgradeService)
         del self.resource.factories[attachment]
+        self.resource.authEntries.pop(attachment, None)
 
     # -- lifecycle ------------------------------------------------------------
 

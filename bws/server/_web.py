@@ -26,8 +26,11 @@ from zope.interface import implementer
 from bws._autobahn import ServerAdapter
 from bws._connection import Connection
 from bws._http import REASONS
+from bws.auth.credentials import BackendUnavailable
+from bws.auth.listener import authenticate, authRefusal
+from bws.auth.records import CheckerWithScopes
 from bws.config import ListenerConfiguration, RequestLimitConfigs
-from bws.request import UpgradeRequest
+from bws.request import Principal, UpgradeRequest
 from bws.server._handshake import (
     INTERNAL_ERROR,
     NOT_FOUND,
@@ -71,7 +74,7 @@ def headerPairs(request: server.Request) -> tuple[tuple[str, str], ...]:
 
 class Upgrade:
     """One upgrade request on its way through the pipeline (DESIGN §2): route, checks,
-    ``get`` parameters, ``get``, hand-over.
+    authentication (REFERENCE §1.12), ``get`` parameters, ``get``, hand-over.
 
     :ivar attachment: the attachment the path routed to.
     :ivar factory: that attachment's Autobahn factory (``UpgradeResource.factories``).
@@ -114,8 +117,47 @@ class Upgrade:
         self.decision = decision
         self.bws = makeUpgradeRequest(request, path, headers)
         self.bws.pathParams = pathParams
+        entries = resource.authEntries.get(attachment)
+        if entries:
+            self.authenticate(entries)
+            return
+        self.bindAndCall()
+
+    def authenticate(self, entries: tuple[CheckerWithScopes, ...]) -> None:
+        """Check the request's credentials against the service's auth entries before
+        ``get``; a refusal is a 401/403/503 answer, never a WebSocket close."""
+        assert self.bws is not None
+        values = self.bws.getHeaders("authorization")
+        # A repeated Authorization header is malformed (RFC 9110 §5.3: not a list field).
+        header = values[0] if len(values) == 1 else (None if not values else "")
+        d = authenticate(header, entries)
+        d.addCallbacks(self.authenticated, self.authFailed, errbackArgs=(entries, header))
+
+    def authenticated(self, principal: Principal) -> None:
+        request = self.request
+        if request.finished or request.channel is None:
+            return  # the peer went away while its credentials were checked
+        assert self.bws is not None
+        self.bws.principal = principal
+        self.bindAndCall()
+
+    def authFailed(self, failure: Failure, entries: tuple[CheckerWithScopes, ...],
+                   header: str | None) -> None:
+        path = self.bws.path if self.bws else "?"
+        refusal = authRefusal(cast(BaseException, failure.value), entries, header)
+        if refusal is None:
+            log.failure("A credentials checker failed for {path}", failure, path=path)
+            self.refuse(INTERNAL_ERROR)
+            return
+        if isinstance(failure.value, BackendUnavailable):
+            log.warn("Upgrade to {path} refused 503: the auth store cannot answer ({why})",
+                     path=path, why=failure.getErrorMessage())
+        self.refuse(Reject(refusal.status, headers=refusal.headers))
+
+    def bindAndCall(self) -> None:
+        assert self.attachment is not None and self.bws is not None
         try:
-            kwargs = attachment.signature.bind(self.bws)
+            kwargs = self.attachment.signature.bind(self.bws)
         except ParamError as e:
             self.refuse(Reject(e.status, str(e)))
             return
@@ -239,6 +281,8 @@ class UpgradeResource:
         self.connections: set[Connection] = set()
         #: Each attachment's Autobahn factory, set by ``Listener.attach``.
         self.factories: dict[Attachment, ServerFactory] = {}
+        #: Each attachment's auth entries with their checkers built (none: no auth).
+        self.authEntries: dict[Attachment, tuple[CheckerWithScopes, ...]] = {}
 
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
