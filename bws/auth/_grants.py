@@ -12,12 +12,13 @@ import attrs
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from bws._fields import Fields, optionalNameTuple
 from bws.auth._oauth2http import EndpointAnswer, EndpointError, clientBasic, postForm
-from bws.auth.records import OAuth2ClientConfig
-from bws.config import ConfigurationError
-from bws.errors import AuthError
+from bws.auth.client import OAUTH2_FAILURE
+from bws.auth.records import CLIENT_RECORDS, IClientAuth, OAuth2ClientConfig
+from bws.errors import AuthError, ConfigurationError
 
 __all__ = [
     "AUTH_HEADER_BEARER",
@@ -40,7 +41,7 @@ POST_BODY_BEARER: Final = "POST_BODY_BEARER"
 #: scopes, parameters and client settings.
 INFER_REFRESH_CONFIG: Final = "INFER_REFRESH_CONFIG"
 
-_MESSAGE = "Failed to enrich request with OAuth2 token. "
+_MESSAGE = OAUTH2_FAILURE + " "
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 _checks = Fields(ConfigurationError)
@@ -267,6 +268,7 @@ def _optionalText() -> Any:
     return attrs.field(default=None, validator=_checks.checkText(optional=True))
 
 
+@implementer(IClientAuth)
 @attrs.frozen(kw_only=True)
 class OAuth2ClientCredentialsGrantConfig(_Grant):
     """The client credentials grant (RFC 6749 §4.4): the client's own token.
@@ -341,6 +343,7 @@ def _checkPair(record: str) -> Any:
     return check
 
 
+@implementer(IClientAuth)
 @attrs.frozen(kw_only=True)
 class OAuth2PasswordGrantConfig(_Grant):
     """The resource owner password credentials grant (RFC 6749 §4.3).
@@ -407,6 +410,7 @@ class OAuth2PasswordGrantConfig(_Grant):
             credentialBearer=self.credentialBearer, clientConfig=self.clientConfig)
 
 
+@implementer(IClientAuth)
 @attrs.frozen(kw_only=True)
 class OAuth2RefreshTokenGrantConfig(_Grant):
     """The refresh token grant (RFC 6749 §6): access tokens from a refresh token held by
@@ -456,6 +460,7 @@ class OAuth2RefreshTokenGrantConfig(_Grant):
             credentialBearer=self.credentialBearer, clientConfig=self.clientConfig)
 
 
+@implementer(IClientAuth)
 @attrs.frozen(kw_only=True)
 class OAuth2JwtBearerGrantConfig(_Grant):
     """The JWT bearer grant (RFC 7523 §2.1): a JWT assertion exchanged for a token.
@@ -503,3 +508,31 @@ OAuth2GrantConfig = (
     | OAuth2RefreshTokenGrantConfig
     | OAuth2JwtBearerGrantConfig
 )
+
+
+def _fieldsOf(record: type[Any]) -> set[str]:
+    return {a.name for a in attrs.fields(record) if a.init}
+
+
+def _grantMatcher(record: type[Any], *markers: str) -> Any:
+    """A ``CLIENT_RECORDS`` test: a mapping is ``record`` when it holds the ``markers``
+    (fields that tell it from the other client auth records) and only ``record``'s fields."""
+    names = _fieldsOf(record)
+
+    def matches(keys: set[str]) -> bool:
+        return set(markers) <= keys <= names
+
+    return matches
+
+
+# ``ClientConfiguration(auth={...})`` with a grant's fields builds that grant.
+CLIENT_RECORDS.extend([
+    (OAuth2PasswordGrantConfig,
+     _grantMatcher(OAuth2PasswordGrantConfig, "tokenUrl", "username", "password")),
+    (OAuth2JwtBearerGrantConfig,
+     _grantMatcher(OAuth2JwtBearerGrantConfig, "tokenUrl", "assertion")),
+    (OAuth2ClientCredentialsGrantConfig,
+     _grantMatcher(OAuth2ClientCredentialsGrantConfig, "tokenUrl", "clientId")),
+    (OAuth2RefreshTokenGrantConfig,
+     _grantMatcher(OAuth2RefreshTokenGrantConfig, "refreshUrl", "refreshToken")),
+])

@@ -30,7 +30,7 @@ from bws.auth.records import (
     LdapUserStoreConfig,
     LdapUserStoreConfigWithScopes,
 )
-from bws.config import ConfigurationError
+from bws.errors import ConfigurationError
 from bws.request import Principal
 from bws.tls._contexts import clientTLSFactory
 

@@ -19,13 +19,14 @@ from zope.interface import implementer
 from bws.auth._cache import ExpiringCache
 from bws.auth._oauth2http import EndpointError, clientBasic, postForm
 from bws.auth.credentials import BackendUnavailable, IBearerToken
+from bws.auth.listener import scopesOf
 from bws.auth.records import (
     CacheConfig,
     OAuth2ClientConfig,
     OAuth2IntrospectionConfig,
     OAuth2IntrospectionConfigWithScopes,
 )
-from bws.config import ConfigurationError
+from bws.errors import ConfigurationError
 from bws.request import Principal
 
 __all__ = ["IntrospectionChecker", "checkerFor", "checkerFromString", "scopesFrom"]
@@ -34,15 +35,15 @@ _log = Logger()
 
 
 def scopesFrom(value: Any) -> tuple[str, ...] | None:
-    """The scopes of a claim: a space-separated string (RFC 7662 §2.2, RFC 6749 §3.3) or a
-    list of strings; ``()`` when the claim is absent (``None``); ``None`` when it is neither
-    (garbage)."""
+    """The scopes of a claim as :func:`bws.auth.listener.scopesOf` reads them: a
+    space-separated string (RFC 7662 §2.2, RFC 6749 §3.3) or a list of strings; ``()`` when
+    the claim is absent (``None``); ``None`` when it is anything else (garbage, which the
+    checker answers with 503 rather than guess)."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        return tuple(value.split())
-    if isinstance(value, list) and all(isinstance(s, str) for s in value):
-        return tuple(s for s in value if s)
+    if isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(s, str) for s in value)):
+        return scopesOf(value)
     return None
 
 

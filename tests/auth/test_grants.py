@@ -22,8 +22,7 @@ from bws.auth._grants import (
     OAuth2RefreshConfig,
     OAuth2RefreshTokenGrantConfig,
 )
-from bws.config import ConfigurationError
-from bws.errors import AuthError
+from bws.errors import AuthError, ConfigurationError
 from tests.auth.authserver import EXPIRES_IN, sharedAuthServer
 from tests.auth.peers import silentServer
 from tests.auth.slapd import freePort

@@ -20,8 +20,9 @@ from bws.auth.records import (
     LdapUserStoreConfig,
     LdapUserStoreConfigWithScopes,
 )
-from bws.config import ConfigurationError
+from bws.errors import ConfigurationError
 from bws.request import Principal
+from tests.auth.conformance import CheckerConformanceMixin
 from tests.auth.slapd import ADMIN_DN, ADMIN_PASSWORD, SKIP_REASON, SLAPD, SUFFIX, Slapd, freePort
 
 #: User names that would widen the search if they reached the filter unescaped.
@@ -175,7 +176,7 @@ class SlapdTestCase(TestCase):
         fields.update(overrides)
         return LdapUserStoreConfig(**fields)
 
-    def checker(self, clock: Any = None, **overrides: Any) -> LdapChecker:
+    def makeChecker(self, clock: Any = None, **overrides: Any) -> LdapChecker:
         checker = LdapChecker(self.config(**overrides), clock=clock)
         self.addCleanup(checker.close)
         return checker
@@ -190,18 +191,35 @@ class SlapdTestCase(TestCase):
         self.fail(f"{username!r} was let in: {result!r}")
 
 
+class LdapConformanceTests(CheckerConformanceMixin, SlapdTestCase):
+    """The LDAP store keeps the contract of every bws checker."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.checker = self.makeChecker()
+
+    def goodCredentials(self) -> list[tuple[UsernamePassword, Principal]]:
+        return [(login("bob", "bob-pw"), Principal("bob", ("read",))),
+                (login("eve", "eve-pw"), Principal("eve")),
+                (login("zoë", "zoë-pw"), Principal("zoë", ("write",)))]
+
+    def badCredentials(self) -> list[UsernamePassword]:
+        return [login("bob", "alice-pw"), login("mallory", "x"), login("bob", ""),
+                login("*", "bob-pw"), login("b*", "bob-pw")]
+
+
 class LdapCheckerTests(SlapdTestCase):
     """Logins against the directory: who gets in, with which scopes, and who does not."""
 
     def test_interface(self) -> None:
         """The checker is a twisted.cred checker of usernames and passwords."""
-        checker = self.checker()
+        checker = self.makeChecker()
         self.assertTrue(verifyObject(ICredentialsChecker, checker))
         self.assertEqual(checker.credentialInterfaces, (IUsernamePassword,))
 
     async def test_goodUser(self) -> None:
         """A right password gives a Principal with the user's groups as scopes."""
-        principal = await self.checker().requestAvatarId(login("alice", "alice-pw"))
+        principal = await self.makeChecker().requestAvatarId(login("alice", "alice-pw"))
         self.assertIsInstance(principal, Principal)
         self.assertEqual(principal.userId, "alice")
         self.assertEqual(sorted(principal.scopes), ["update", "write"])
@@ -217,42 +235,42 @@ class LdapCheckerTests(SlapdTestCase):
 
     async def test_userWithoutGroups(self) -> None:
         """A user in no group gets in with no scopes."""
-        principal = await self.checker().requestAvatarId(login("eve", "eve-pw"))
+        principal = await self.makeChecker().requestAvatarId(login("eve", "eve-pw"))
         self.assertEqual((principal.userId, principal.scopes), ("eve", ()))
 
     async def test_noGroupSearchBase(self) -> None:
         """Without a group search base there are no scopes, and no group search."""
-        principal = await self.checker(groupSearchBase=()).requestAvatarId(
+        principal = await self.makeChecker(groupSearchBase=()).requestAvatarId(
             login("alice", "alice-pw"))
         self.assertEqual(principal.scopes, ())
 
     async def test_wrongPassword(self) -> None:
         """A wrong password is a refusal (401), not a backend failure."""
-        await self.refusedAs(UnauthorizedLogin, self.checker(), "alice", "bob-pw")
+        await self.refusedAs(UnauthorizedLogin, self.makeChecker(), "alice", "bob-pw")
 
     async def test_unknownUser(self) -> None:
         """A name the directory does not hold is a refusal (401)."""
-        await self.refusedAs(UnauthorizedLogin, self.checker(), "mallory", "alice-pw")
+        await self.refusedAs(UnauthorizedLogin, self.makeChecker(), "mallory", "alice-pw")
 
     async def test_emptyPasswordNeverSent(self) -> None:
         """An empty password is refused before any connection: with no server listening the
         answer is still 401, not 503."""
-        checker = self.checker(connectionUrl=f"ldap://127.0.0.1:{freePort()}")
+        checker = self.makeChecker(connectionUrl=f"ldap://127.0.0.1:{freePort()}")
         await self.refusedAs(UnauthorizedLogin, checker, "alice", "")
 
     async def test_emptyPasswordAgainstDirectory(self) -> None:
         """An empty password for a real user is refused, though an LDAP server may take a
         name with no password as an anonymous bind."""
-        await self.refusedAs(UnauthorizedLogin, self.checker(), "alice", "")
+        await self.refusedAs(UnauthorizedLogin, self.makeChecker(), "alice", "")
 
     async def test_emptyUserName(self) -> None:
         """An empty user name is refused."""
-        await self.refusedAs(UnauthorizedLogin, self.checker(), "", "alice-pw")
+        await self.refusedAs(UnauthorizedLogin, self.makeChecker(), "", "alice-pw")
 
     async def test_hostileNames(self) -> None:
         """Filter metacharacters in a user name match nobody and raise no error, even with
         a real user's password (``a*`` would find alice if it reached the filter raw)."""
-        checker = self.checker()
+        checker = self.makeChecker()
         for name in HOSTILE_NAMES:
             await self.refusedAs(UnauthorizedLogin, checker, name, "alice-pw")
         principal = await checker.requestAvatarId(login("alice", "alice-pw"))
@@ -261,17 +279,17 @@ class LdapCheckerTests(SlapdTestCase):
     async def test_metacharactersInRealName(self) -> None:
         """A user whose name and DN hold ``(``, ``)`` and ``*`` is found, and their DN is
         escaped in the group search, so their own groups (and only those) are their scopes."""
-        principal = await self.checker().requestAvatarId(login("we(ird)*", "weird-pw"))
+        principal = await self.makeChecker().requestAvatarId(login("we(ird)*", "weird-pw"))
         self.assertEqual((principal.userId, principal.scopes), ("we(ird)*", ("read",)))
 
     async def test_nonAsciiName(self) -> None:
         """A UTF-8 user name and password work (RFC 4515 values are UTF-8)."""
-        principal = await self.checker().requestAvatarId(login("zoë", "zoë-pw"))
+        principal = await self.makeChecker().requestAvatarId(login("zoë", "zoë-pw"))
         self.assertEqual((principal.userId, principal.scopes), ("zoë", ("write",)))
 
     async def test_invalidUtf8Name(self) -> None:
         """A user name that is not UTF-8 is refused without an error."""
-        checker = self.checker()
+        checker = self.makeChecker()
         try:
             await checker.requestAvatarId(UsernamePassword(b"\xff", b"alice-pw"))
         except UnauthorizedLogin as e:
@@ -281,7 +299,7 @@ class LdapCheckerTests(SlapdTestCase):
 
     async def test_posixGroupsByName(self) -> None:
         """With ``memberUid`` (RFC 2307 posixGroup) groups list members by user name."""
-        checker = self.checker(groupSearchBase=[f"ou=posix,{SUFFIX}"],
+        checker = self.makeChecker(groupSearchBase=[f"ou=posix,{SUFFIX}"],
                                groupNameListFilter="(objectClass=posixGroup)",
                                membershipAttribute="memberUid")
         principal = await checker.requestAvatarId(login("bob", "bob-pw"))
@@ -289,7 +307,7 @@ class LdapCheckerTests(SlapdTestCase):
 
     async def test_severalGroupBases(self) -> None:
         """Groups from every search base are the scopes."""
-        checker = self.checker(groupSearchBase=[f"ou=groups,{SUFFIX}", f"ou=posix,{SUFFIX}"],
+        checker = self.makeChecker(groupSearchBase=[f"ou=groups,{SUFFIX}", f"ou=posix,{SUFFIX}"],
                                groupNameListFilter="(|(objectClass=groupOfNames)"
                                                    "(objectClass=posixGroup))")
         principal = await checker.requestAvatarId(login("bob", "bob-pw"))
@@ -297,20 +315,20 @@ class LdapCheckerTests(SlapdTestCase):
 
     async def test_missingGroupBase(self) -> None:
         """A group search base that does not exist gives no scopes rather than an error."""
-        principal = await self.checker(groupSearchBase=[f"ou=nowhere,{SUFFIX}"]).requestAvatarId(
+        principal = await self.makeChecker(groupSearchBase=[f"ou=nowhere,{SUFFIX}"]).requestAvatarId(
             login("alice", "alice-pw"))
         self.assertEqual(principal.scopes, ())
 
     async def test_anonymousSearch(self) -> None:
         """With no service DN the search is anonymous; passwords are still checked by bind."""
-        checker = self.checker(connectionName="", connectionPassword="")
+        checker = self.makeChecker(connectionName="", connectionPassword="")
         principal = await checker.requestAvatarId(login("alice", "alice-pw"))
         self.assertEqual(principal.userId, "alice")
         await self.refusedAs(UnauthorizedLogin, checker, "alice", "wrong")
 
     async def test_withoutPooling(self) -> None:
         """Without pooling every login opens and closes its own connections."""
-        checker = self.checker(connectionPoolingEnabled=False)
+        checker = self.makeChecker(connectionPoolingEnabled=False)
         for _ in range(2):
             principal = await checker.requestAvatarId(login("bob", "bob-pw"))
             self.assertEqual(principal.scopes, ("read",))
@@ -319,7 +337,7 @@ class LdapCheckerTests(SlapdTestCase):
         """Logins in flight together share the pooled connection and all get answers."""
         from twisted.internet.defer import gatherResults
 
-        checker = self.checker()
+        checker = self.makeChecker()
         results = await gatherResults([
             checker.requestAvatarId(login(name, password)).addErrback(lambda f: f.type)
             for name, password in [("alice", "alice-pw"), ("bob", "bob-pw"),
@@ -331,7 +349,7 @@ class LdapCheckerTests(SlapdTestCase):
         """With ``userRolesCacheEnabled`` groups are kept for ROLES_CACHE_SECONDS, yet every
         login still binds: a wrong password is refused even while the groups are cached."""
         clock = Clock()
-        checker = self.checker(clock=clock, userRolesCacheEnabled=True)
+        checker = self.makeChecker(clock=clock, userRolesCacheEnabled=True)
         first = await checker.requestAvatarId(login("bob", "bob-pw"))
         self.assertEqual(first.scopes, ("read",))
         ldapmodify(self.slapd, f"dn: cn=read,ou=groups,{SUFFIX}\nchangetype: modify\n"
@@ -355,17 +373,17 @@ class LdapBackendFailureTests(SlapdTestCase):
 
     async def test_serverDown(self) -> None:
         """Nothing listening at the URL: 503."""
-        checker = self.checker(connectionUrl=f"ldap://127.0.0.1:{freePort()}")
+        checker = self.makeChecker(connectionUrl=f"ldap://127.0.0.1:{freePort()}")
         await self.refusedAs(BackendUnavailable, checker, "alice", "alice-pw")
 
     async def test_serviceBindRefused(self) -> None:
         """A wrong service password is the store's fault, not the user's: 503."""
-        checker = self.checker(connectionPassword="wrong")
+        checker = self.makeChecker(connectionPassword="wrong")
         await self.refusedAs(BackendUnavailable, checker, "alice", "alice-pw")
 
     async def test_stoppedMidRun(self) -> None:
         """slapd stopped between logins gives 503; started again, logins work again."""
-        checker = self.checker()
+        checker = self.makeChecker()
         await checker.requestAvatarId(login("alice", "alice-pw"))
         self.slapd.stop()
         await self.refusedAs(BackendUnavailable, checker, "alice", "alice-pw")
@@ -377,7 +395,7 @@ class LdapBackendFailureTests(SlapdTestCase):
     async def test_frozenServer(self) -> None:
         """A server that accepts but does not answer gives 503 after readTimeout, and the
         checker recovers once it answers again."""
-        checker = self.checker(readTimeout=0.5)
+        checker = self.makeChecker(readTimeout=0.5)
         await checker.requestAvatarId(login("alice", "alice-pw"))
         self.slapd.pause()
         try:
@@ -389,7 +407,7 @@ class LdapBackendFailureTests(SlapdTestCase):
 
     async def test_frozenServerWithoutPooling(self) -> None:
         """Frozen before the first login: the first operation times out, 503."""
-        checker = self.checker(readTimeout=0.5, connectionPoolingEnabled=False)
+        checker = self.makeChecker(readTimeout=0.5, connectionPoolingEnabled=False)
         self.slapd.pause()
         try:
             await self.refusedAs(BackendUnavailable, checker, "alice", "alice-pw")
@@ -402,12 +420,12 @@ class LdapsTests(SlapdTestCase):
 
     async def test_trustedCA(self) -> None:
         """With the server's CA in ``secureSocket.cert`` logins work over TLS."""
-        checker = self.checker(connectionUrl=self.slapd.tlsUrl,
+        checker = self.makeChecker(connectionUrl=self.slapd.tlsUrl,
                                secureSocket={"cert": self.slapd.caFile})
         principal = await checker.requestAvatarId(login("alice", "alice-pw"))
         self.assertEqual(sorted(principal.scopes), ["update", "write"])
 
     async def test_untrustedServer(self) -> None:
         """A server whose certificate does not chain to a trusted CA is unavailable (503)."""
-        checker = self.checker(connectionUrl=self.slapd.tlsUrl)
+        checker = self.makeChecker(connectionUrl=self.slapd.tlsUrl)
         await self.refusedAs(BackendUnavailable, checker, "alice", "alice-pw")

@@ -23,9 +23,10 @@ from bws.auth.records import (
     OAuth2IntrospectionConfig,
     OAuth2IntrospectionConfigWithScopes,
 )
-from bws.config import ConfigurationError
+from bws.errors import ConfigurationError
 from bws.request import Principal
 from tests.auth.authserver import sharedAuthServer
+from tests.auth.conformance import CheckerConformanceMixin
 from tests.auth.peers import fixedServer, silentServer
 from tests.auth.slapd import freePort
 
@@ -158,7 +159,7 @@ class IntrospectionTestCase(TestCase):
         fields.update(overrides)
         return OAuth2IntrospectionConfig(**fields)
 
-    def checker(self, clock: Any = None, **overrides: Any) -> IntrospectionChecker:
+    def makeChecker(self, clock: Any = None, **overrides: Any) -> IntrospectionChecker:
         return IntrospectionChecker(self.config(**overrides), clock=clock)
 
     async def refusedAs(self, kind: type, checker: IntrospectionChecker,
@@ -171,19 +172,39 @@ class IntrospectionTestCase(TestCase):
         self.fail(f"let in: {result!r}")
 
 
+class IntrospectionConformanceTests(CheckerConformanceMixin, IntrospectionTestCase):
+    """The introspection store keeps the contract of every bws checker."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.checker = self.makeChecker()
+
+    def goodCredentials(self) -> list[tuple[BearerToken, Principal]]:
+        token = self.server.issue("write update")["access_token"]
+        user = self.server.issue("read", grant_type="password", username="alice",
+                                 password="alice-pw")["access_token"]
+        return [(BearerToken(token), Principal("ws-client", ("write", "update"))),
+                (BearerToken(user), Principal("alice", ("read",)))]
+
+    def badCredentials(self) -> list[BearerToken]:
+        revoked = self.server.issue("read")["access_token"]
+        self.server.revoke(revoked)
+        return [BearerToken("unknown"), BearerToken(revoked)]
+
+
 class IntrospectionTests(IntrospectionTestCase):
     """Tokens the authorization server issued, introspected."""
 
     def test_interface(self) -> None:
         """The checker is a twisted.cred checker of bearer tokens."""
-        checker = self.checker()
+        checker = self.makeChecker()
         self.assertTrue(verifyObject(ICredentialsChecker, checker))
         self.assertEqual(checker.credentialInterfaces, (IBearerToken,))
 
     async def test_activeWriteUpdate(self) -> None:
         """An active token with ``write update`` gives a Principal with both scopes."""
         token = self.server.issue("write update")["access_token"]
-        principal = await self.checker().requestAvatarId(BearerToken(token))
+        principal = await self.makeChecker().requestAvatarId(BearerToken(token))
         self.assertIsInstance(principal, Principal)
         self.assertEqual((principal.userId, principal.scopes),
                          ("ws-client", ("write", "update")))
@@ -192,55 +213,55 @@ class IntrospectionTests(IntrospectionTestCase):
     async def test_activeRead(self) -> None:
         """An active token with ``read`` gives just that scope."""
         token = self.server.issue("read")["access_token"]
-        principal = await self.checker().requestAvatarId(BearerToken(token))
+        principal = await self.makeChecker().requestAvatarId(BearerToken(token))
         self.assertEqual(principal.scopes, ("read",))
 
     async def test_inactive(self) -> None:
         """A token the server does not know is inactive: 401, not 503."""
-        await self.refusedAs(UnauthorizedLogin, self.checker(), "not-a-token")
+        await self.refusedAs(UnauthorizedLogin, self.makeChecker(), "not-a-token")
 
     async def test_revoked(self) -> None:
         """A revoked token is inactive: 401."""
         token = self.server.issue("read")["access_token"]
         self.server.revoke(token)
-        await self.refusedAs(UnauthorizedLogin, self.checker(), token)
+        await self.refusedAs(UnauthorizedLogin, self.makeChecker(), token)
 
     async def test_emptyToken(self) -> None:
         """An empty token is refused without a call."""
-        checker = self.checker(url=f"http://127.0.0.1:{freePort()}/introspect")
+        checker = self.makeChecker(url=f"http://127.0.0.1:{freePort()}/introspect")
         await self.refusedAs(UnauthorizedLogin, checker, "")
 
     async def test_userToken(self) -> None:
         """A token issued to a user names the user."""
         token = self.server.issue("read", grant_type="password", username="alice",
                                   password="alice-pw")["access_token"]
-        principal = await self.checker().requestAvatarId(BearerToken(token))
+        principal = await self.makeChecker().requestAvatarId(BearerToken(token))
         self.assertEqual(principal.userId, "alice")
 
     async def test_scopeKeyList(self) -> None:
         """``scopeKey`` picks another member; a list of scopes is taken as it is."""
         token = self.server.issue("write update")["access_token"]
-        principal = await self.checker(scopeKey="scp").requestAvatarId(BearerToken(token))
+        principal = await self.makeChecker(scopeKey="scp").requestAvatarId(BearerToken(token))
         self.assertEqual(principal.scopes, ("write", "update"))
 
     async def test_noScopeClaim(self) -> None:
         """A ``scopeKey`` the answer lacks gives no scopes (the listener then says 403 where
         scopes are required)."""
         token = self.server.issue("write")["access_token"]
-        principal = await self.checker(scopeKey="roles").requestAvatarId(BearerToken(token))
+        principal = await self.makeChecker(scopeKey="roles").requestAvatarId(BearerToken(token))
         self.assertEqual(principal.scopes, ())
 
     async def test_tokenTypeHint(self) -> None:
         """``tokenTypeHint`` is sent; ``access_token`` is one the server knows."""
         token = self.server.issue("read")["access_token"]
-        principal = await self.checker(tokenTypeHint="access_token").requestAvatarId(
+        principal = await self.makeChecker(tokenTypeHint="access_token").requestAvatarId(
             BearerToken(token))
         self.assertEqual(principal.scopes, ("read",))
 
     async def test_authHook(self) -> None:
         """With ``clientConfig.auth`` the endpoint gets that config's Authorization header."""
         auth = _BasicAuth("introspector", "intro-secret")
-        checker = self.checker(client=dict(clientId=None, clientSecret=None, auth=auth))
+        checker = self.makeChecker(client=dict(clientId=None, clientSecret=None, auth=auth))
         token = self.server.issue("read")["access_token"]
         principal = await checker.requestAvatarId(BearerToken(token))
         self.assertEqual((principal.scopes, auth.calls), (("read",), 1))
@@ -272,7 +293,7 @@ class IntrospectionCacheTests(IntrospectionTestCase):
 
     async def test_withoutCacheEveryRequestAsks(self) -> None:
         """Without ``cacheConfig`` a revoked token is refused at once."""
-        checker = self.checker()
+        checker = self.makeChecker()
         token = self.server.issue("read")["access_token"]
         await checker.requestAvatarId(BearerToken(token))
         self.server.revoke(token)
@@ -282,7 +303,7 @@ class IntrospectionCacheTests(IntrospectionTestCase):
         """A cached answer is used until the token's ``exp``, then the endpoint is asked
         again (and now says inactive)."""
         clock = self.clock()
-        checker = self.checker(clock=clock, cacheConfig=CacheConfig())
+        checker = self.makeChecker(clock=clock, cacheConfig=CacheConfig())
         answer = self.server.issue("write")
         token = answer["access_token"]
         await checker.requestAvatarId(BearerToken(token))
@@ -296,7 +317,7 @@ class IntrospectionCacheTests(IntrospectionTestCase):
     async def test_defaultTokenExpTime(self) -> None:
         """An answer without ``exp`` is kept for ``defaultTokenExpTime`` seconds."""
         clock = self.clock()
-        checker = self.checker(clock=clock, cacheConfig={}, defaultTokenExpTime=60)
+        checker = self.makeChecker(clock=clock, cacheConfig={}, defaultTokenExpTime=60)
         token = self.server.issue("read", client="noexp-client")["access_token"]
         self.assertNotIn("exp", self.server.introspect(token))
         await checker.requestAvatarId(BearerToken(token))
@@ -310,7 +331,7 @@ class IntrospectionCacheTests(IntrospectionTestCase):
     async def test_inactiveNotCached(self) -> None:
         """Refusals are not cached."""
         clock = self.clock()
-        checker = self.checker(clock=clock, cacheConfig={})
+        checker = self.makeChecker(clock=clock, cacheConfig={})
         await self.refusedAs(UnauthorizedLogin, checker, "unknown")
         await self.refusedAs(UnauthorizedLogin, checker, "unknown")
 
@@ -321,35 +342,35 @@ class IntrospectionBackendFailureTests(IntrospectionTestCase):
 
     async def test_down(self) -> None:
         """Nothing listening: 503."""
-        checker = self.checker(url=f"https://127.0.0.1:{freePort()}/introspect")
+        checker = self.makeChecker(url=f"https://127.0.0.1:{freePort()}/introspect")
         await self.refusedAs(BackendUnavailable, checker, "any")
 
     async def test_hangs(self) -> None:
         """An endpoint that accepts and never answers: 503 after the timeout."""
-        checker = self.checker(url=silentServer(self), client={"timeout": 0.5})
+        checker = self.makeChecker(url=silentServer(self), client={"timeout": 0.5})
         await self.refusedAs(BackendUnavailable, checker, "any")
 
     async def test_hangsOverTls(self) -> None:
         """Silence where a TLS handshake was expected: 503 after the timeout."""
         url = silentServer(self).replace("http:", "https:")
-        checker = self.checker(url=url, client={"timeout": 0.5})
+        checker = self.makeChecker(url=url, client={"timeout": 0.5})
         await self.refusedAs(BackendUnavailable, checker, "any")
 
     async def test_untrustedCertificate(self) -> None:
         """A server certificate that does not chain to a trusted CA: 503."""
-        checker = self.checker(client={"secureSocket": None})
+        checker = self.makeChecker(client={"secureSocket": None})
         await self.refusedAs(BackendUnavailable, checker, "any")
 
     async def test_wrongClientSecret(self) -> None:
         """The endpoint refusing bws's own credentials (401) is the store's failure: 503."""
         token = self.server.issue("read")["access_token"]
-        checker = self.checker(client={"clientSecret": "wrong"})
+        checker = self.makeChecker(client={"clientSecret": "wrong"})
         await self.refusedAs(BackendUnavailable, checker, token)
 
     async def test_notAllowedToIntrospect(self) -> None:
         """A client the server does not let introspect gets ``active: false``: 401."""
         token = self.server.issue("read")["access_token"]
-        checker = self.checker(client={"clientId": "ws-client", "clientSecret": "ws-secret"})
+        checker = self.makeChecker(client={"clientId": "ws-client", "clientSecret": "ws-secret"})
         await self.refusedAs(UnauthorizedLogin, checker, token)
 
     async def test_garbage(self) -> None:
@@ -367,7 +388,7 @@ class IntrospectionBackendFailureTests(IntrospectionTestCase):
             (200, b'{"active": true, "pad": "' + b"x" * MAX_ANSWER_BYTES + b'"}',
              b"application/json"),
         ]:
-            checker = self.checker(url=fixedServer(self, status, body, contentType))
+            checker = self.makeChecker(url=fixedServer(self, status, body, contentType))
             error = await self.refusedAs(BackendUnavailable, checker, "any")
             self.assertIn("unavailable", str(error))
 
@@ -375,6 +396,6 @@ class IntrospectionBackendFailureTests(IntrospectionTestCase):
         """The same peer answering a well-formed active answer lets the token in: the
         garbage cases above fail for their content, not for the peer."""
         body = json.dumps({"active": True, "scope": "write", "sub": "u"}).encode()
-        checker = self.checker(url=fixedServer(self, 200, body))
+        checker = self.makeChecker(url=fixedServer(self, 200, body))
         principal = await checker.requestAvatarId(BearerToken("any"))
         self.assertEqual((principal.userId, principal.scopes), ("u", ("write",)))
