@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from bws.auth._args import fieldPairs, secretFromFile
 from bws.auth._cache import ExpiringCache
 from bws.auth.credentials import BackendUnavailable
 from bws.auth.records import (
@@ -459,29 +460,26 @@ def checkerFromString(argstring: str, reactor: Any = None) -> LdapChecker:
     with the field names of :class:`~bws.auth.records.LdapUserStoreConfig`. A value may hold
     commas (a DN does): a piece that does not start with a field name continues the value
     before it. ``groupSearchBase`` may be given more than once; ``cert=PATH`` trusts that CA
-    file for ``ldaps://``.
+    file for ``ldaps://``. The service password comes from a file,
+    ``connectionPasswordFile=PATH``, never from the command line.
 
     :raises bws.ConfigurationError: an unknown field or a wrong value.
     """
-    fields = {f.name: f for f in attrs.fields(LdapUserStoreConfig)}
-    pairs: list[list[str]] = []
-    for piece in argstring.split(","):
-        name, eq, value = piece.partition("=")
-        if eq and (name in fields or name == "cert"):
-            pairs.append([name, value])
-        elif pairs:
-            pairs[-1][1] += "," + piece
-        else:
-            raise ConfigurationError(
-                f"--auth ldap: expected field=value, got {piece!r} (fields:"
-                f" {', '.join(fields)}, cert)")
+    fields = {f.name for f in attrs.fields(LdapUserStoreConfig)}
     values: dict[str, Any] = {}
     groups: list[str] = []
-    for name, value in pairs:
+    for name, value in fieldPairs(argstring, fields | {"cert", "connectionPasswordFile"},
+                                  "ldap"):
         if name == "groupSearchBase":
             groups.append(value)
         elif name == "cert":
             values["secureSocket"] = {"cert": value}
+        elif name == "connectionPassword":
+            raise ConfigurationError(
+                "--auth ldap: connectionPassword on the command line is readable by every user"
+                " of the machine; give connectionPasswordFile=PATH")
+        elif name == "connectionPasswordFile":
+            values["connectionPassword"] = secretFromFile(value, "--auth ldap: connectionPasswordFile")
         elif name in ("userRolesCacheEnabled", "connectionPoolingEnabled"):
             if value.lower() not in ("true", "false"):
                 raise ConfigurationError(

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from bws.auth._args import fieldPairs, secretFromFile
 from bws.auth._cache import ExpiringCache
 from bws.auth._oauth2http import EndpointError, clientBasic, postForm
 from bws.auth.credentials import BackendUnavailable, IBearerToken
@@ -185,13 +186,14 @@ def checkerFor(entry: OAuth2IntrospectionConfigWithScopes,
 
 
 #: ``--auth oauth2:`` fields that belong to the endpoint's client configuration.
-_CLIENT_FIELDS = ("clientId", "clientSecret", "timeout", "customPayload")
+_CLIENT_FIELDS = ("clientId", "timeout", "customPayload")
 
 
 def checkerFromString(argstring: str, reactor: Any = None) -> IntrospectionChecker:
     """A checker from ``twistd bws --auth oauth2:ARGS``: ``field=value`` pairs joined by
     commas: ``url``, ``tokenTypeHint``, ``scopeKey``, ``defaultTokenExpTime``, ``clientId``,
-    ``clientSecret``, ``timeout``, ``customPayload``, ``cert`` (a CA file to trust for https),
+    ``clientSecretFile`` (a file holding the client secret: never the secret itself on the
+    command line), ``timeout``, ``customPayload``, ``cert`` (a CA file to trust for https),
     ``cache`` (a capacity: cache active answers). A piece that does not start with a field
     name continues the value before it.
 
@@ -199,23 +201,18 @@ def checkerFromString(argstring: str, reactor: Any = None) -> IntrospectionCheck
     """
     own = {f.name for f in attrs.fields(OAuth2IntrospectionConfig)} - {
         "clientConfig", "cacheConfig", "optionalParams"}
-    known = own | set(_CLIENT_FIELDS) | {"cert", "cache"}
-    pairs: list[list[str]] = []
-    for piece in argstring.split(","):
-        name, eq, value = piece.partition("=")
-        if eq and name in known:
-            pairs.append([name, value])
-        elif pairs:
-            pairs[-1][1] += "," + piece
-        else:
-            raise ConfigurationError(
-                f"--auth oauth2: expected field=value, got {piece!r} (fields:"
-                f" {', '.join(sorted(known))})")
+    known = own | set(_CLIENT_FIELDS) | {"cert", "cache", "clientSecret", "clientSecretFile"}
     values: dict[str, Any] = {}
     client: dict[str, Any] = {}
-    for name, value in pairs:
+    for name, value in fieldPairs(argstring, known, "oauth2"):
         if name in _CLIENT_FIELDS:
             client[name] = value
+        elif name == "clientSecret":
+            raise ConfigurationError(
+                "--auth oauth2: clientSecret on the command line is readable by every user of"
+                " the machine; give clientSecretFile=PATH")
+        elif name == "clientSecretFile":
+            client["clientSecret"] = secretFromFile(value, "--auth oauth2: clientSecretFile")
         elif name == "cert":
             client["secureSocket"] = {"cert": value}
         elif name == "cache":

@@ -25,6 +25,12 @@ def factory(authType: str) -> ICheckerFactory:
 
 
 class CheckerFactoryTests(SynchronousTestCase):
+    def secret(self) -> str:
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("secret\n")
+        return path
+
     def test_ldap(self) -> None:
         """``--auth ldap:...`` finds bws's factory, which builds an LdapChecker."""
         ldap = factory("ldap")
@@ -32,7 +38,7 @@ class CheckerFactoryTests(SynchronousTestCase):
         self.assertTrue(IPlugin.providedBy(ldap))
         self.assertEqual(ldap.credentialInterfaces, (IUsernamePassword,))
         checker = makeChecker("ldap:connectionUrl=ldap://127.0.0.1:389,connectionName="
-                              "cn=admin,dc=example,dc=org,connectionPassword=x,"
+                              f"cn=admin,dc=example,dc=org,connectionPasswordFile={self.secret()},"
                               "userSearchBase=ou=users,dc=example,dc=org")
         self.assertIsInstance(checker, LdapChecker)
         assert isinstance(checker, LdapChecker)
@@ -45,14 +51,15 @@ class CheckerFactoryTests(SynchronousTestCase):
         self.assertTrue(verifyObject(ICheckerFactory, oauth2))
         self.assertEqual(tuple(oauth2.credentialInterfaces), (IBearerToken,))
         checker = oauth2.generateChecker("url=https://127.0.0.1/introspect,clientId=a,"
-                                         "clientSecret=b")
+                                         f"clientSecretFile={self.secret()}")
         self.assertIsInstance(checker, IntrospectionChecker)
 
     def test_badArguments(self) -> None:
         """Wrong arguments fail naming what is wrong."""
         with self.assertRaises(Exception) as caught:
             factory("ldap").generateChecker("connectionUrl=http://x,connectionName=cn=a,"
-                                            "connectionPassword=p,userSearchBase=o=x")
+                                            f"connectionPasswordFile={self.secret()},"
+                                            "userSearchBase=o=x")
         self.assertIn("LdapUserStoreConfig.connectionUrl", str(caught.exception))
         with self.assertRaises(Exception) as caught:
             factory("ldap").generateChecker("connectionUrl=ldap://x")

@@ -124,15 +124,19 @@ class LdapRecordTests(SynchronousTestCase):
         self.assertEqual(entry.ldapUserStoreConfig.userSearchBase, SUFFIX)
 
     def test_fromString(self) -> None:
-        """``--auth ldap:`` arguments: DNs keep their commas, booleans and repeats parse."""
+        """``--auth ldap:`` arguments: DNs keep their commas, booleans and repeats parse, the
+        password comes from a file."""
+        secret = self.mktemp()
+        with open(secret, "w") as f:
+            f.write("p=w,x\n")
         checker = checkerFromString(
             "connectionUrl=ldaps://h:1636,connectionName=cn=admin,dc=example,dc=org,"
-            "connectionPassword=p=w,userSearchBase=ou=users,dc=example,dc=org,"
+            f"connectionPasswordFile={secret},userSearchBase=ou=users,dc=example,dc=org,"
             "groupSearchBase=ou=a,dc=x,groupSearchBase=ou=b,dc=x,userRolesCacheEnabled=true,"
             "readTimeout=2.5,cert=/tmp/ca.pem", reactor=Clock())
         config = checker.config
         self.assertEqual(config.connectionName, "cn=admin,dc=example,dc=org")
-        self.assertEqual(config.connectionPassword, "p=w")
+        self.assertEqual(config.connectionPassword, "p=w,x")
         self.assertEqual(config.userSearchBase, "ou=users,dc=example,dc=org")
         self.assertEqual(config.groupSearchBase, ("ou=a,dc=x", "ou=b,dc=x"))
         self.assertTrue(config.userRolesCacheEnabled)
@@ -141,8 +145,13 @@ class LdapRecordTests(SynchronousTestCase):
         self.assertEqual(config.secureSocket.cert, "/tmp/ca.pem")
 
     def test_fromStringRefusals(self) -> None:
-        """Unknown fields, bad booleans and missing fields fail naming what is wrong."""
+        """Unknown fields, a password on the command line, an unreadable password file, bad
+        booleans and missing fields fail naming what is wrong."""
         for argstring, word in [("nonsense", "field=value"),
+                                ("connectionUrl=ldap://h,connectionPassword=x",
+                                 "connectionPasswordFile=PATH"),
+                                ("connectionUrl=ldap://h,connectionPasswordFile=/nonexistent",
+                                 "cannot read '/nonexistent'"),
                                 ("connectionUrl=ldap://h,connectionPoolingEnabled=yes",
                                  "connectionPoolingEnabled"),
                                 ("connectionUrl=ldap://h", "--auth ldap")]:

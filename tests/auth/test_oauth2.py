@@ -118,10 +118,14 @@ class IntrospectionRecordTests(SynchronousTestCase):
                           entry.scopes), (5, "/ca.pem", ("write", "update")))
 
     def test_fromString(self) -> None:
-        """``--auth oauth2:`` arguments build the checker's config."""
+        """``--auth oauth2:`` arguments build the checker's config (the client secret from a
+        file); a secret on the command line is refused."""
+        secret = self.mktemp()
+        with open(secret, "w") as f:
+            f.write("s,e,cret\n")
         checker = checkerFromString(
             "url=https://h:9443/oauth2/introspect,tokenTypeHint=access_token,scopeKey=scp,"
-            "clientId=rs,clientSecret=s,e,cret,cert=/ca.pem,timeout=2,cache=50",
+            f"clientId=rs,clientSecretFile={secret},cert=/ca.pem,timeout=2,cache=50",
             reactor=Clock())
         config = checker.config
         self.assertEqual((config.url, config.tokenTypeHint, config.scopeKey),
@@ -130,7 +134,8 @@ class IntrospectionRecordTests(SynchronousTestCase):
                           config.clientConfig.timeout), ("rs", "s,e,cret", 2.0))
         assert config.cacheConfig is not None
         self.assertEqual(config.cacheConfig.capacity, 50)
-        for bad in ["nonsense", "url=https://h/i,cache=lots", "tokenTypeHint=x"]:
+        for bad in ["nonsense", "url=https://h/i,cache=lots", "tokenTypeHint=x",
+                    "url=https://h/i,clientId=a,clientSecret=b"]:
             with self.assertRaises(ConfigurationError):
                 checkerFromString(bad, reactor=Clock())
 
@@ -275,9 +280,12 @@ class IntrospectionTests(IntrospectionTestCase):
 
     async def test_fromStringAgainstServer(self) -> None:
         """A checker from ``--auth oauth2:`` arguments introspects."""
+        secret = self.mktemp()
+        with open(secret, "w") as f:
+            f.write("intro-secret\n")
         checker = checkerFromString(
             f"url={self.server.url}/introspect,clientId=introspector,"
-            f"clientSecret=intro-secret,cert={self.server.caFile}")
+            f"clientSecretFile={secret},cert={self.server.caFile}")
         token = self.server.issue("write")["access_token"]
         principal = await checker.requestAvatarId(BearerToken(token))
         self.assertEqual(principal.scopes, ("write",))

@@ -130,6 +130,19 @@ class IntrospectionListenerTests(AuthListenerTestCase):
             "clientId": "ws-client", "clientSecret": "ws-secret", "scopes": "write",
             "clientConfig": {"secureSocket": {"cert": self.server.caFile}}}), "alice: hello")
 
+    async def test_revokedTokenReplacedOnReconnect(self) -> None:
+        """A token revoked at the authorization server: the next connect is 401 and makes
+        the grant forget it; the one after fetches a new token and opens."""
+        url = await self.listen(self.entry())
+        grant = bws.OAuth2ClientCredentialsGrantConfig(
+            tokenUrl=f"{self.server.url}/token", clientId="ws-client", clientSecret="ws-secret",
+            scopes=["write"], clientConfig={"secureSocket": {"cert": self.server.caFile}})
+        self.assertEqual(await self.opens(url, auth=grant), "ws-client: hello")
+        assert grant._cache.accessToken is not None
+        self.server.revoke(grant._cache.accessToken)
+        await self.refused(url, "401", auth=grant)
+        self.assertEqual(await self.opens(url, auth=grant), "ws-client: hello")
+
     async def test_grantFailure(self) -> None:
         """A grant that cannot get a token fails the connect with the reference's AuthError."""
         url = await self.listen(self.entry())
@@ -140,3 +153,4 @@ class IntrospectionListenerTests(AuthListenerTestCase):
             await bws.Client.connect(url, auth=grant)
         self.assertTrue(str(caught.exception).startswith(
             "Failed to enrich request with OAuth2 token. "))
+

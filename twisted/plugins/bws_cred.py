@@ -89,10 +89,11 @@ class LdapCheckerFactory:
         " service bind, then the password is checked by binding as the user; the user's"
         " groups are their scopes. Fields are those of bws.LdapUserStoreConfig, as"
         " field=value pairs joined by commas (a DN keeps its commas); groupSearchBase may"
-        " repeat; cert=PATH trusts that CA for ldaps://."
+        " repeat; cert=PATH trusts that CA for ldaps://; the service password is read from"
+        " connectionPasswordFile=PATH (never given on the command line)."
     )
     argStringFormat = (
-        "connectionUrl=ldap(s)://host:port,connectionName=DN,connectionPassword=...,"
+        "connectionUrl=ldap(s)://host:port,connectionName=DN,connectionPasswordFile=PATH,"
         "userSearchBase=DN[,userNameSearchFilter=(uid=?)][,groupSearchBase=DN]..."
     )
     credentialInterfaces = (IUsernamePassword,)
@@ -111,10 +112,11 @@ class OAuth2IntrospectionCheckerFactory:
     authHelp = (
         "Bearer tokens validated by an OAuth2 introspection endpoint (RFC 7662). Fields:"
         " url, tokenTypeHint, scopeKey (default scope), defaultTokenExpTime, clientId and"
-        " clientSecret (sent as HTTP Basic), timeout (seconds), cert=PATH (a CA to trust),"
-        " cache=N (cache up to N active answers until their exp)."
+        " clientSecretFile=PATH (a file holding the secret; both sent as HTTP Basic),"
+        " timeout (seconds), cert=PATH (a CA to trust), cache=N (cache up to N active"
+        " answers until their exp)."
     )
-    argStringFormat = "url=https://host/introspect,clientId=...,clientSecret=...[,cert=PATH]"
+    argStringFormat = "url=https://host/introspect,clientId=...,clientSecretFile=PATH[,cert=PATH]"
 
     @property
     def credentialInterfaces(self) -> tuple[Any, ...]:
