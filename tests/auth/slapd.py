@@ -188,7 +188,15 @@ class Slapd:
         return f"ldaps://localhost:{self.tlsPort}"
 
     def start(self) -> None:
-        """Start slapd (in the foreground of its own process) and wait until it answers."""
+        """Start slapd (in the foreground of its own process) and wait until it answers.
+        If its ports were taken meanwhile (by a test running in parallel), try others."""
+        for _ in range(3):
+            if self._start():
+                return
+            self.port, self.tlsPort = freePort(), freePort()
+        raise RuntimeError("slapd could not bind its ports")
+
+    def _start(self) -> bool:
         assert self.process is None
         self.process = subprocess.Popen(
             [SLAPD, "-d", "0", "-f", self.conf,
@@ -199,10 +207,12 @@ class Slapd:
             if self.process.poll() is not None:
                 err = self.process.stderr.read() if self.process.stderr else b""
                 self.process = None
+                if b"bind" in err.lower() or b"in use" in err.lower():
+                    return False
                 raise RuntimeError(f"slapd exited at start: {err.decode(errors='replace')}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
+                return True
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
