@@ -5,6 +5,7 @@ The public names live here; the modules behind them hold one concern each.
 
 from bws.auth import (
     BearerTokenConfig,
+    CacheConfig,
     CheckerWithScopes,
     CredentialsConfig,
     FileUserStoreConfig,
@@ -12,6 +13,22 @@ from bws.auth import (
     JwtIssuerConfig,
     JwtValidatorConfig,
     JwtValidatorConfigWithScopes,
+    LdapUserStoreConfig,
+    LdapUserStoreConfigWithScopes,
+    OAuth2ClientConfig,
+    OAuth2IntrospectionConfig,
+    OAuth2IntrospectionConfigWithScopes,
+)
+from bws.auth._grants import (
+    AUTH_HEADER_BEARER,
+    INFER_REFRESH_CONFIG,
+    POST_BODY_BEARER,
+    OAuth2ClientCredentialsGrantConfig,
+    OAuth2GrantConfig,
+    OAuth2JwtBearerGrantConfig,
+    OAuth2PasswordGrantConfig,
+    OAuth2RefreshConfig,
+    OAuth2RefreshTokenGrantConfig,
 )
 from bws.client import Client
 from bws.closeframe import (
@@ -114,4 +131,9 @@ __all__ = [
     "FileUserStoreConfig", "FileUserStoreConfigWithScopes", "JwtValidatorConfig",
     "JwtValidatorConfigWithScopes", "CheckerWithScopes", "CredentialsConfig",
     "BearerTokenConfig", "JwtIssuerConfig",
+    "LdapUserStoreConfig", "LdapUserStoreConfigWithScopes", "OAuth2IntrospectionConfig",
+    "OAuth2IntrospectionConfigWithScopes", "OAuth2ClientConfig", "CacheConfig",
+    "OAuth2ClientCredentialsGrantConfig", "OAuth2PasswordGrantConfig",
+    "OAuth2RefreshTokenGrantConfig", "OAuth2JwtBearerGrantConfig", "OAuth2RefreshConfig",
+    "OAuth2GrantConfig", "AUTH_HEADER_BEARER", "POST_BODY_BEARER", "INFER_REFRESH_CONFIG",
 ]

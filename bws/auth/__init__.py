@@ -8,6 +8,7 @@ modules, imported only when a service or client uses them.
 from bws.auth.credentials import BackendUnavailable, BearerToken, IBearerToken
 from bws.auth.records import (
     BearerTokenConfig,
+    CacheConfig,
     CheckerWithScopes,
     CredentialsConfig,
     FileUserStoreConfig,
@@ -19,6 +20,11 @@ from bws.auth.records import (
     JwtValidatorConfig,
     JwtValidatorConfigWithScopes,
     KeyStoreConfig,
+    LdapUserStoreConfig,
+    LdapUserStoreConfigWithScopes,
+    OAuth2ClientConfig,
+    OAuth2IntrospectionConfig,
+    OAuth2IntrospectionConfigWithScopes,
     PrivateKeyConfig,
     TrustStoreConfig,
     ValidatorSignatureConfig,
@@ -43,4 +49,10 @@ __all__ = [
     "IssuerSignatureConfig",
     "PrivateKeyConfig",
     "KeyStoreConfig",
+    "LdapUserStoreConfig",
+    "LdapUserStoreConfigWithScopes",
+    "OAuth2IntrospectionConfig",
+    "OAuth2IntrospectionConfigWithScopes",
+    "OAuth2ClientConfig",
+    "CacheConfig",
 ]

@@ -21,6 +21,8 @@ from bws.auth.records import (
     CheckerWithScopes,
     FileUserStoreConfigWithScopes,
     JwtValidatorConfigWithScopes,
+    LdapUserStoreConfigWithScopes,
+    OAuth2IntrospectionConfigWithScopes,
 )
 from bws.errors import ConfigurationError
 
@@ -43,11 +45,25 @@ def _jwtValidator(record: JwtValidatorConfigWithScopes, reactor: Any) -> ICreden
     return jwtChecker(record.jwtValidatorConfig, reactor)
 
 
-#: The builder of each listener record type (``LdapUserStoreConfigWithScopes`` and
-#: ``OAuth2IntrospectionConfigWithScopes`` join with theirs).
+def _ldapStore(record: LdapUserStoreConfigWithScopes, reactor: Any) -> ICredentialsChecker:
+    from bws.auth._ldap import checkerFor
+
+    return checkerFor(record, reactor)
+
+
+def _introspection(record: OAuth2IntrospectionConfigWithScopes,
+                   reactor: Any) -> ICredentialsChecker:
+    from bws.auth._oauth2 import checkerFor
+
+    return checkerFor(record, reactor)
+
+
+#: The builder of each listener record type.
 BUILDERS: dict[type[Any], Builder] = {
     FileUserStoreConfigWithScopes: _fileStore,
     JwtValidatorConfigWithScopes: _jwtValidator,
+    LdapUserStoreConfigWithScopes: _ldapStore,
+    OAuth2IntrospectionConfigWithScopes: _introspection,
 }
 
 

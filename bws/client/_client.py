@@ -55,6 +55,7 @@ from bws.errors import (
     ConnectionError,
     Error,
     HandshakeTimedOut,
+    InvalidHandshakeError,
 )
 from bws.request import HttpResponse
 
@@ -231,7 +232,19 @@ class Client:
     def _connectOnce(self) -> Deferred[Attempt]:
         """One attempt: the auth header, then TCP (and TLS) and the opening handshake
         within the deadline."""
-        return self._authorization().addCallback(self._handshake)
+        return self._authorization().addCallback(self._handshake).addErrback(self._refused)
+
+    def _refused(self, failure: Failure) -> Failure:
+        """After a 401 (RFC 6750 §3.1: the token is invalid, e.g. expired or revoked), an
+        auth source that caches a token forgets it, so the next attempt fetches another."""
+        error = failure.value
+        response = getattr(error, "response", None)
+        if (isinstance(error, InvalidHandshakeError) and response is not None
+                and response.statusCode == 401):
+            invalidate = getattr(self.authSource, "invalidate", None)
+            if callable(invalidate):
+                invalidate()
+        return failure
 
     def _handshake(self, authorization: str | None) -> Deferred[Attempt]:
         config = self.config

@@ -74,3 +74,61 @@ jku/x5u never followed). Keys, comma-separated:
 
 toml = TomlCheckerFactory()
 jwt = JwtCheckerFactory()
+
+
+# --- LDAP and OAuth2 introspection (auth-b) -----------------------------------------------------
+
+
+@implementer(ICheckerFactory, IPlugin)
+class LdapCheckerFactory:
+    """Basic credentials checked against an LDAP directory (bind as the user)."""
+
+    authType = "ldap"
+    authHelp = (
+        "Basic credentials checked against an LDAP directory: the user is searched with a"
+        " service bind, then the password is checked by binding as the user; the user's"
+        " groups are their scopes. Fields are those of bws.LdapUserStoreConfig, as"
+        " field=value pairs joined by commas (a DN keeps its commas); groupSearchBase may"
+        " repeat; cert=PATH trusts that CA for ldaps://; the service password is read from"
+        " connectionPasswordFile=PATH (never given on the command line)."
+    )
+    argStringFormat = (
+        "connectionUrl=ldap(s)://host:port,connectionName=DN,connectionPasswordFile=PATH,"
+        "userSearchBase=DN[,userNameSearchFilter=(uid=?)][,groupSearchBase=DN]..."
+    )
+    credentialInterfaces = (IUsernamePassword,)
+
+    def generateChecker(self, argstring: str) -> Any:
+        from bws.auth._ldap import checkerFromString
+
+        return checkerFromString(argstring)
+
+
+@implementer(ICheckerFactory, IPlugin)
+class OAuth2IntrospectionCheckerFactory:
+    """Bearer tokens validated by an RFC 7662 introspection endpoint."""
+
+    authType = "oauth2"
+    authHelp = (
+        "Bearer tokens validated by an OAuth2 introspection endpoint (RFC 7662). Fields:"
+        " url, tokenTypeHint, scopeKey (default scope), defaultTokenExpTime, clientId and"
+        " clientSecretFile=PATH (a file holding the secret; both sent as HTTP Basic),"
+        " timeout (seconds), cert=PATH (a CA to trust), cache=N (cache up to N active"
+        " answers until their exp)."
+    )
+    argStringFormat = "url=https://host/introspect,clientId=...,clientSecretFile=PATH[,cert=PATH]"
+
+    @property
+    def credentialInterfaces(self) -> tuple[Any, ...]:
+        from bws.auth.credentials import IBearerToken
+
+        return (IBearerToken,)
+
+    def generateChecker(self, argstring: str) -> Any:
+        from bws.auth._oauth2 import checkerFromString
+
+        return checkerFromString(argstring)
+
+
+ldap = LdapCheckerFactory()
+oauth2 = OAuth2IntrospectionCheckerFactory()
