@@ -268,9 +268,7 @@ class _Adapter(WebSocketProtocol):
             handler.pingReceived(payload)
 
     def onPong(self, payload: bytes) -> None:
-        handler = self.connection.handler
-        if handler is not None:
-            handler.pongReceived(payload)
+        self.connection.pongArrived(payload)
 
     def onCloseFrame(self, code: int | None, reasonRaw: bytes | None) -> bool | None:
         """A close frame arrived, checked by bws's one rule (:func:`closeFrameFault`), not
@@ -445,6 +443,7 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         path is not sure about is left to Autobahn, from its first byte on. A large frame
         still arriving is collected here and unmasked once, when complete.
         """
+        self.connection.heard = True  # the keepalive's proof of life: one store per read
         if self._pending is not None:
             data = self._continueFrame(data)
             if not data:
@@ -668,6 +667,11 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             self.dropConnection(abort=True)
             return Deferred()  # never fires: the connection is gone
         return None
+
+    def dataReceived(self, data: bytes) -> None:
+        """Bytes from the server: proof of life for the keepalive, then Autobahn's parser."""
+        self.connection.heard = True
+        self._dataReceived(data)
 
     def onOpen(self) -> None:
         self._opened()

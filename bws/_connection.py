@@ -4,8 +4,9 @@
 Both the server's :class:`~bws.server._caller.Caller` and the :class:`bws.Client` drive a
 ``Connection``. It holds the connection's state (:class:`State`), sends messages
 (fragmented at ``maxFrameSize``, text cut only between characters), gives writers a
-Deferred that respects the transport's flow control, and runs the closing handshake with
-its timer on an injected clock. It does no I/O of its own: frames go out through a
+Deferred that respects the transport's flow control, runs the closing handshake with
+its timer on an injected clock, and notices dead peers (keepalive pings, DESIGN §3.7,
+batched on :class:`KeepaliveTicks`). It does no I/O of its own: frames go out through a
 :class:`FrameWriter` (the Autobahn adapter in :mod:`bws._autobahn`), and what arrives is
 reported to its :class:`ConnectionHandler` (the server's service runner, or the client).
 """
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 import os
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from bws._fields import seconds
@@ -27,7 +31,7 @@ from bws.closeframe import isValidCloseCode
 from bws.errors import ConnectionClosureError, CorruptedFrameError, Error
 
 __all__ = ["Connection", "State", "FrameWriter", "ConnectionHandler", "closeTimeout",
-           "CLOSE_NO_STATUS", "CLOSE_ABNORMAL"]
+           "CLOSE_NO_STATUS", "CLOSE_ABNORMAL", "KEEPALIVE_PREFIX", "KeepaliveTicks"]
 
 #: The status a close frame without a code reports (RFC 6455 §7.1.5).
 CLOSE_NO_STATUS = 1005
@@ -46,6 +50,23 @@ OP_PONG = 0xA
 
 _ids = itertools.count(1)
 _idPrefix = os.urandom(4).hex()
+
+#: Every keepalive ping's payload starts with this (then a counter, in hex): the pongs
+#: that answer them are recognised and kept from ``onPong``. Unique to the process, so a
+#: service's own ping cannot be taken for one.
+KEEPALIVE_PREFIX = f"bws-keepalive-{_idPrefix}-".encode("ascii")
+_pings = itertools.count(1)
+#: The close a keepalive ping that went unanswered ends with (RFC 6455 §7.4.1: 1011, the
+#: code the ``websockets`` library sends in the same case, with the same reason).
+KEEPALIVE_CLOSE = (1011, "keepalive ping timeout")
+#: A keepalive check runs at most this many seconds late, and at most 1/16 of its delay
+#: late: checks due that close together share one DelayedCall (:class:`KeepaliveTicks`).
+KEEPALIVE_SLACK = 1.0
+
+# What the keepalive of a connection waits for (``Connection._keepalivePhase``).
+_WAITING = 0  # the interval to pass, listening for the peer meanwhile
+_PINGED = 1  # the pong (or anything else from the peer) after a keepalive ping
+_EXPIRED = 2  # nothing came: the connection was closed 1011
 
 
 def newConnectionId() -> str:
@@ -124,7 +145,7 @@ class ConnectionHandler(Protocol):
         """A ping arrived (answer it with a pong, or let a service do so)."""
 
     def pongReceived(self, payload: bytes) -> None:
-        """A pong arrived."""
+        """A pong arrived (not one answering a keepalive ping: those stay in the core)."""
 
     def failed(self, error: Error) -> None:
         """bws failed the connection (1002/1007/1009 sent) because of ``error``."""
@@ -136,7 +157,73 @@ class ConnectionHandler(Protocol):
         """A whole message arrived (``text``: its decoded form, when already decoded)."""
 
     def connectionLost(self, abnormal: bool) -> None:
-        """TCP is gone; ``abnormal`` when no close frame went either way (1006)."""
+        """TCP is gone; ``abnormal`` when the peer vanished (1006): no close frame went
+        either way, or the keepalive found it dead."""
+
+
+class KeepaliveTicks:
+    """The keepalive checks of every connection on one clock, batched into ticks.
+
+    An idle connection is what a server keeps by the thousand, and a DelayedCall costs
+    about 450 bytes: checks due within :data:`KEEPALIVE_SLACK` (and 1/16 of their delay)
+    of each other share one DelayedCall, and a connection costs one set entry. Nothing is
+    pending once no connection waits for a check (a test's reactor stays clean).
+    """
+
+    __slots__ = ("ticks", "__weakref__")
+
+    def __init__(self) -> None:
+        #: When a tick fires (a time of the clock) -> the connections due, its DelayedCall.
+        self.ticks: dict[float, tuple[set[Connection], IDelayedCall]] = {}
+
+    def add(self, connection: Connection, delay: float) -> float:
+        """Check ``connection`` in ``delay`` (> 0) seconds, a little late at most: the tick."""
+        clock = connection.clock
+        now = clock.seconds()
+        step = min(KEEPALIVE_SLACK, delay / 16)
+        tick = math.ceil((now + delay) / step) * step
+        entry = self.ticks.get(tick)
+        if entry is None:
+            self.ticks[tick] = ({connection}, clock.callLater(max(0.0, tick - now),
+                                                              self._fire, tick))
+        else:
+            entry[0].add(connection)
+        return tick
+
+    def remove(self, connection: Connection, tick: float) -> None:
+        """Forget the check of ``connection`` due at ``tick``."""
+        entry = self.ticks.get(tick)
+        if entry is None:
+            return
+        due, call = entry
+        due.discard(connection)
+        if not due:
+            del self.ticks[tick]
+            if call.active():
+                call.cancel()
+
+    def _fire(self, tick: float) -> None:
+        entry = self.ticks.pop(tick, None)
+        if entry is None:
+            return
+        for connection in entry[0]:
+            connection._keepaliveAt = None
+            try:
+                connection.keepaliveCheck()
+            except Exception:
+                Connection.log.failure("Keepalive check failed on connection {id}",
+                                       id=connection.connectionId)
+
+
+_keepaliveTicks: WeakKeyDictionary[IReactorTime, KeepaliveTicks] = WeakKeyDictionary()
+
+
+def keepaliveTicks(clock: IReactorTime) -> KeepaliveTicks:
+    """The :class:`KeepaliveTicks` of ``clock`` (one per clock, made when first needed)."""
+    ticks = _keepaliveTicks.get(clock)
+    if ticks is None:
+        ticks = _keepaliveTicks[clock] = KeepaliveTicks()
+    return ticks
 
 
 @implementer(IPushProducer)
@@ -152,13 +239,22 @@ class Connection:
         none came), once known.
     :ivar closeReason: the reason of the peer's close frame.
     :ivar failure: the error bws failed the connection with, if it did.
+    :ivar heard: set (by the adapter, on every read) when bytes came from the peer since
+        the keepalive last looked: any of them proves the peer alive.
+    :ivar pingInterval: decimal seconds of silence from the peer before a keepalive ping;
+        0 when keepalive is off (see :meth:`startKeepalive`).
+    :ivar pingTimeout: decimal seconds a keepalive ping waits for an answer; 0 never closes.
     """
+
+    log = Logger()
 
     __slots__ = ("clock", "writer", "handler", "maxFrameSize", "closureTimeout", "dropWait",
                  "state", "connectionId", "attributes", "subProtocol", "compressed",
                  "closeStatus", "closeReason", "failure", "closeFrameReceived", "closeSent",
+                 "heard", "pingInterval", "pingTimeout",
                  "_readPauses", "_writePaused", "_writeWaiters", "_closeWaiter", "_closeTimer",
-                 "_dropTimer", "_lostWaiters", "__weakref__")
+                 "_dropTimer", "_lostWaiters", "_keepaliveAt", "_keepalivePhase",
+                 "__weakref__")
 
     def __init__(self, clock: IReactorTime, maxFrameSize: int, closureTimeout: float,
                  dropWait: float | None = None) -> None:
@@ -196,6 +292,12 @@ class Connection:
         self._closeTimer: IDelayedCall | None = None
         self._dropTimer: IDelayedCall | None = None
         self._lostWaiters: list[Deferred[None]] | None = None
+        self.heard = False
+        self.pingInterval = 0.0
+        self.pingTimeout = 0.0
+        #: The tick of the pending keepalive check, if one is pending.
+        self._keepaliveAt: float | None = None
+        self._keepalivePhase = _WAITING
 
     # -- opening ---------------------------------------------------------------------
 
@@ -235,6 +337,7 @@ class Connection:
     def resumeProducing(self) -> None:
         """The transport drained: release held writers."""
         self._writePaused = False
+        self.heard = True  # the peer reads (TCP acknowledged our bytes): it is alive
         waiters, self._writeWaiters = self._writeWaiters, None
         for d in waiters or ():
             d.callback(None)
@@ -345,6 +448,87 @@ class Connection:
         """Answer a ping now (RFC 6455 §5.5.3), if the connection still sends."""
         if self.state is State.OPEN and self.writer is not None:
             self.writer.writeFrame(OP_PONG, data, True, 0)
+
+    def pongArrived(self, payload: bytes) -> None:
+        """A pong arrived: the answer to a keepalive ping stays here; any other goes to the
+        handler (a service's ``onPong``, a client's ``pingPongHandler``)."""
+        if payload.startswith(KEEPALIVE_PREFIX):
+            if self._keepalivePhase == _PINGED and self._keepaliveAt is not None:
+                # Alive: the next ping comes after a whole interval of silence from now.
+                self._unscheduleKeepalive()
+                self.heard = False
+                self._keepalivePhase = _WAITING
+                self._keepaliveAt = keepaliveTicks(self.clock).add(self, self.pingInterval)
+            return
+        if self.handler is not None:
+            self.handler.pongReceived(payload)
+
+    # -- keepalive (DESIGN §3.7) -----------------------------------------------------------
+
+    def startKeepalive(self, interval: float, timeout: float) -> None:
+        """Ping the peer after ``interval`` seconds in which nothing came from it; close
+        1011 when nothing comes within ``timeout`` seconds of the ping either.
+
+        Any bytes from the peer prove it alive (so a busy connection is never pinged), and
+        so does any pong: RFC 6455 §5.5.3 lets a peer answer only the latest of several
+        pings, so the answer to a service's own ping counts too. A peer found dead is closed
+        1011 "keepalive ping timeout" and dropped when it does not answer that close within
+        the closure timeout, one second at most (it has already been silent for ``interval``
+        + ``timeout``). Checks run on :class:`KeepaliveTicks`, up to ~1/16 of their delay
+        (one second at most) late.
+
+        :param interval: decimal seconds; 0 turns keepalive off.
+        :param timeout: decimal seconds; 0 sends the pings but never closes (they still
+            keep middleboxes from timing out an idle connection).
+        """
+        if interval <= 0 or self.state is not State.OPEN or self._keepaliveAt is not None:
+            return
+        self.pingInterval = interval
+        self.pingTimeout = timeout
+        self.heard = False
+        self._keepalivePhase = _WAITING
+        self._keepaliveAt = keepaliveTicks(self.clock).add(self, interval)
+
+    def _unscheduleKeepalive(self) -> None:
+        at, self._keepaliveAt = self._keepaliveAt, None
+        if at is not None:
+            keepaliveTicks(self.clock).remove(self, at)
+
+    def keepaliveCheck(self) -> None:
+        """The keepalive's time came: the peer was heard from, or it is pinged, or (when it
+        was pinged already) it is closed 1011."""
+        writer = self.writer
+        if self.state is not State.OPEN or self.closeFrameReceived or writer is None:
+            return  # closing: the closing handshake has its own timer
+        pauses = self._readPauses
+        if self.heard or (pauses and (len(pauses) > 1 or "write" not in pauses)):
+            # Alive; or this end does not read (a service's backlog, onClose), which is not
+            # the peer's doing. (Not reading because the peer does not read is: "write".)
+            self.heard = False
+            self._keepalivePhase = _WAITING
+            self._keepaliveAt = keepaliveTicks(self.clock).add(self, self.pingInterval)
+            return
+        if self._keepalivePhase == _PINGED:
+            self._keepaliveExpired()
+            return
+        writer.writeFrame(OP_PING, KEEPALIVE_PREFIX + b"%x" % next(_pings), True, 0)
+        if self.pingTimeout > 0:
+            self._keepalivePhase = _PINGED
+            self._keepaliveAt = keepaliveTicks(self.clock).add(self, self.pingTimeout)
+        else:
+            self._keepaliveAt = keepaliveTicks(self.clock).add(self, self.pingInterval)
+
+    def _keepaliveExpired(self) -> None:
+        """No answer to the keepalive ping: close 1011, drop TCP if the close gets no answer
+        within the closure timeout (one second at most)."""
+        self._keepalivePhase = _EXPIRED
+        wait = self.closureTimeout
+        if not 0 < wait <= FAILED_CLOSE_TIMEOUT:
+            wait = FAILED_CLOSE_TIMEOUT
+        self.log.info("Connection {id}: no answer to a keepalive ping within {timeout} "
+                      "seconds; closing 1011", id=self.connectionId, timeout=self.pingTimeout)
+        code, reason = KEEPALIVE_CLOSE
+        self.close(code, reason, wait).addErrback(lambda f: None)
 
     # -- closing -----------------------------------------------------------------------
 
@@ -505,8 +689,12 @@ class Connection:
 
     def connectionLost(self) -> None:
         """TCP is gone: fail what still waits, cancel the timers, tell the handler."""
-        abnormal = self.state is State.OPEN and not self.closeFrameReceived
+        # A peer the keepalive found dead is reported as one that vanished (1006), even if
+        # it answered the 1011 at the last moment: nobody on this end chose that close.
+        abnormal = (self.state is State.OPEN and not self.closeFrameReceived) or \
+            self._keepalivePhase == _EXPIRED
         self.state = State.CLOSED
+        self._unscheduleKeepalive()
         for timer in (self._closeTimer, self._dropTimer):
             if timer is not None and timer.active():
                 timer.cancel()

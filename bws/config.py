@@ -138,6 +138,12 @@ class WSServiceConfig:
         60, allowMinusOne=True, message="must be >= 0, or -1 to wait forever")
     #: Exact ``scheme://host[:port]`` origins allowed to connect (None: any).
     allowedOrigins: tuple[str, ...] | None = attrs.field(default=None, converter=_origins)
+    #: Keepalive (bws addition, DESIGN §3.7): seconds of silence from the peer before bws
+    #: pings it; 0 turns keepalive off.
+    pingInterval: float = _checks.secondsField(20)
+    #: Seconds a keepalive ping waits for the peer before the connection is closed 1011
+    #: and dropped; 0 pings without ever closing.
+    pingTimeout: float = _checks.secondsField(20)
 
     @dispatcherStreamId.validator
     def _checkStreamId(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
@@ -227,6 +233,12 @@ class ClientConfiguration:
     retryConfig: RetryConfig | None = attrs.field(
         default=None, converter=_coerceRetry)
     validation: bool = attrs.field(default=True, validator=_checks.checkBool)
+    #: Keepalive (bws addition, DESIGN §3.7): seconds of silence from the server before
+    #: the client pings it; 0 turns keepalive off.
+    pingInterval: float = _checks.secondsField(20)
+    #: Seconds a keepalive ping waits for the server before the connection is closed 1011
+    #: and dropped (then ``retryConfig`` reconnects); 0 pings without ever closing.
+    pingTimeout: float = _checks.secondsField(20)
 
     def __attrs_post_init__(self) -> None:
         if self.handShakeTimeout < 0:

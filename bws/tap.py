@@ -95,6 +95,12 @@ class Options(usage.Options, strcred.AuthOptionMixin):
                                          "(default 16 frames).", _positive("max-message-size")],
         ["idle-timeout", None, None, "Seconds without traffic before onIdleTimeout.",
          _positive("idle-timeout", float)],
+        ["ping-interval", None, None, "Seconds of silence from a peer before a keepalive "
+                                      "ping (default 20; 0 turns keepalive off).",
+         _positive("ping-interval", float)],
+        ["ping-timeout", None, None, "Seconds a keepalive ping waits for the peer before "
+                                     "closing 1011 (default 20; 0 never closes).",
+         _positive("ping-timeout", float)],
         ["timeout", None, 120.0, "Seconds a client has to send its upgrade request "
                                  "(0 disables).", _positive("timeout", float)],
         ["server", None, None, "Server header value."],
@@ -204,6 +210,10 @@ def applyServiceOptions(upgradeService: Any, options: Options) -> None:
         changes["maxMessageSize"] = options["max-message-size"]
     if options["idle-timeout"] is not None:
         changes["idleTimeout"] = options["idle-timeout"]
+    if options["ping-interval"] is not None:
+        changes["pingInterval"] = options["ping-interval"]
+    if options["ping-timeout"] is not None:
+        changes["pingTimeout"] = options["ping-timeout"]
     if options["allowed-origin"]:
         changes["allowedOrigins"] = [o for o in options["allowed-origin"].split(",") if o]
     checkers = options.get("credCheckers") or []

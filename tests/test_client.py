@@ -151,6 +151,10 @@ class MemoryTests(SynchronousTestCase):
 
     def test_handshakeTimerCancelled(self) -> None:
         """After the handshake no timer of the client is left on the clock."""
+        # Keepalive off at both ends: its timer is meant to stay (tests/*/test_keepalive.py).
+        upgrade = Upgrade(self.service)
+        bws.config.setServiceConfig(upgrade, bws.WSServiceConfig(pingInterval=0))
+        self.conn = connect(upgrade, "/ws", pingInterval=0)
         self.assertEqual(self.conn.clock.getDelayedCalls(), [])
 
     def test_peerCloseEndsPendingRead(self) -> None:

@@ -141,6 +141,8 @@ class Attempt:
     # -- ConnectionHandler ------------------------------------------------------------------
 
     def opened(self) -> None:
+        config = self.owner.config
+        self.connection.startKeepalive(config.pingInterval, config.pingTimeout)
         if not self.whenOpen.called:
             self.whenOpen.callback(self.connection)
 

@@ -70,7 +70,9 @@ class ServiceRunner:
     # -- what the connection reports ---------------------------------------------------
 
     def opened(self) -> None:
-        """The handshake completed: start the idle timer, call ``onOpen``."""
+        """The handshake completed: start the keepalive and the idle timer, call ``onOpen``."""
+        config = self.config
+        self.connection.startKeepalive(config.pingInterval, config.pingTimeout)
         if self.config.idleTimeout > 0:
             self._lastActivity = self.clock.seconds()
             self._idleTimer = self.clock.callLater(self.config.idleTimeout, self._idleCheck)
