@@ -631,7 +631,9 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 
     def dataReceived(self, data: bytes) -> None:
         """Collect the answer's head (bounded, each byte searched once), then let Autobahn
-        parse it; refuse at once an answer that is not HTTP or is over a limit."""
+        parse it; refuse at once an answer that is not HTTP or is over a limit. Any byte
+        from the server is proof of life for the keepalive."""
+        self.connection.heard = True
         response = self._response
         if response is None or self.state != STATE_CONNECTING:
             self._dataReceived(data)
@@ -667,11 +669,6 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             self.dropConnection(abort=True)
             return Deferred()  # never fires: the connection is gone
         return None
-
-    def dataReceived(self, data: bytes) -> None:
-        """Bytes from the server: proof of life for the keepalive, then Autobahn's parser."""
-        self.connection.heard = True
-        self._dataReceived(data)
 
     def onOpen(self) -> None:
         self._opened()

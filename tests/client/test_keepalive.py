@@ -154,7 +154,7 @@ class DeadServerTests(SynchronousTestCase):
         c.serverGone()
         self.assertFalse(c.client.isOpen())
         error = self.failureResultOf(read, bws.ConnectionClosureError).value
-        self.assertEqual(str(error), "Connection closed abnormally: Status code: 1006")
+        self.assertEqual(str(error), "Connection closed Status code: 1006")
         self.assertEqual(c.clock.getDelayedCalls(), [])
 
     def test_closeReachesTheServer(self) -> None:
