@@ -205,4 +205,4 @@ class ClientTests(TestCase):
         self.assertTrue(got[0][1].startswith(KEEPALIVE_PREFIX))
         self.assertEqual(got[-1], (0x8, struct.pack("!H", 1011) + b"keepalive ping timeout"))
         error = yield self.assertFailure(read, bws.ConnectionClosureError)
-        self.assertEqual(str(error), "Connection closed abnormally: Status code: 1006")
+        self.assertEqual(str(error), "Connection closed Status code: 1006")
