@@ -22,14 +22,16 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "docs" / "examples"
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
 TWISTD = "from twisted.scripts.twistd import run; run()"
 
 
-def environment() -> dict[str, str]:
+def environment(**extra: str) -> dict[str, str]:
     """The child's environment: this checkout's ``bws`` first, examples importable."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(EXAMPLES)])
+    env.update(extra)
     return env
 
 
@@ -50,7 +52,8 @@ class ServerProcess(ProcessProtocol):
 
     def outReceived(self, data: bytes) -> None:
         self.output += data
-        match = self.pattern.search(self.output.decode("utf-8", "replace"))
+        lines = self.output[:self.output.rfind(b"\n") + 1]   # whole lines only
+        match = self.pattern.search(lines.decode("utf-8", "replace"))
         if match and not self.ready.called:
             self.ready.callback(match.group(0))
 
@@ -63,14 +66,15 @@ class ServerProcess(ProcessProtocol):
         self.ended.callback(None)
 
 
-class ExampleRunTests(TestCase):
-    """The example programs, run as a reader runs them."""
+class ExampleProcesses(TestCase):
+    """Runs example programs as a reader runs them; the test classes below use it."""
 
-    def startServer(self, args: list[str], pattern: str) -> Deferred[str]:
+    def startServer(self, args: list[str], pattern: str, path: Path = EXAMPLES,
+                    env: dict[str, str] | None = None) -> Deferred[str]:
         server = ServerProcess(pattern)
         transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-            server, sys.executable, [sys.executable, *args], env=environment(),
-            path=str(EXAMPLES))
+            server, sys.executable, [sys.executable, *args], env=env or environment(),
+            path=str(path))
 
         def stop() -> Deferred[None]:
             if not server.ended.called:
@@ -81,11 +85,21 @@ class ExampleRunTests(TestCase):
         return server.ready
 
     @inlineCallbacks
-    def runExample(self, *args: str) -> Any:
+    def runExample(self, *args: str, path: Path = EXAMPLES, exitCode: int = 0) -> Any:
+        """Run a program to its end: its output, or its error output when it should fail."""
         out, err, code = yield getProcessOutputAndValue(
-            sys.executable, list(args), env=environment(), path=str(EXAMPLES))
-        self.assertEqual(code, 0, err.decode("utf-8", "replace"))
-        return out.decode("utf-8")
+            sys.executable, list(args), env=environment(), path=str(path), stdinBytes=b"")
+        self.assertEqual(code, exitCode, (out + err).decode("utf-8", "replace"))
+        return (out if exitCode == 0 else err).decode("utf-8")
+
+
+def pageText(name: str) -> str:
+    """A docs page, its whitespace runs made single spaces (messages wrap across lines)."""
+    return " ".join((DOCS / name).read_text("utf-8").split())
+
+
+class ExampleRunTests(ExampleProcesses):
+    """The example programs, run as a reader runs them."""
 
     @inlineCallbacks
     def test_readmeServiceAndClient(self) -> Any:
@@ -127,6 +141,32 @@ class ExampleRunTests(TestCase):
         out = yield self.runExample("-m", "twisted.trial", "test_chat")
         self.assertIn("PASSED", out)
 
+    @inlineCallbacks
+    def test_bindingGuide(self) -> Any:
+        """The data binding guide's client gets from its services the answers the page
+        describes: records bound both ways, validation failures, close frames, dispatch."""
+        line = yield self.startServer(["binding_service.py", "0"], r"ws://127\.0\.0\.1:\d+")
+        out = yield self.runExample("binding_client.py", line)
+        self.assertEqual(out.splitlines(), [
+            "Plotted(plotted=[1, 2])",
+            "data validation failed: $.y: Input should be greater than or equal to 0: "
+            "Status code: 1003",
+            "2 seats in lobby",
+            "data validation failed: $.seats: Input should be greater than or equal to 0",
+            "data binding failed: $.seats: Field required",
+            "data binding failed: Invalid JSON: expected value at line 1 column 1",
+            "all is well",
+            "Connection closed Status code: 1000",
+            "not allowed: Status code: 4003",
+            '{"type":"connection_ack"}',
+            '{"type":"pong"}',
+            '{"type":"complete","id":"1"}',
+            "invalid subscribe message: Status code: 4400",
+        ])
+        page = pageText("binding.rst")
+        for said in [out.splitlines()[i] for i in (0, 1, 3, 4)]:
+            self.assertTrue(said in page, f"binding.rst does not say {said!r}")
+
 
 class PagesTests(SynchronousTestCase):
     """Pages show files, not code of their own."""
@@ -141,10 +181,17 @@ class PagesTests(SynchronousTestCase):
             self.assertIn(block, files)
 
     def test_docsShowNoInlinePython(self) -> None:
-        """No docs page holds a python code block of its own: examples are included files."""
-        for page in (ROOT / "docs").glob("*.rst"):
+        """No docs page holds Python of its own, in a code block or a ``::`` literal block:
+        examples are included files."""
+        python = re.compile(r"^\s*(import \w|from [\w.]+ import |(async )?def \w|class \w|@\w"
+                            r"|yield |await |\w+ = \w+\()", re.M)
+        for page in DOCS.glob("*.rst"):
             text = page.read_text("utf-8")
-            self.assertNotRegex(text, r"code-block:: python", page.name)
+            self.assertNotRegex(
+                text, r"\.\. (code-block|code|sourcecode|highlight)::\s*(python|py|pycon)",
+                page.name)
+            for block in re.findall(r"::\n\n((?:[ \t]+.*\n|\n)+)", text):   # literal blocks
+                self.assertNotRegex(block, python, page.name)
 
     def test_includedFilesExist(self) -> None:
         """Every ``literalinclude`` names a file that exists."""
