@@ -1,8 +1,10 @@
 """Every example in the README and docs is a file under docs/examples, and it runs.
 
 Servers start as child processes on free loopback ports; clients run against them as
-child processes too, exactly as a reader would run them. Nothing waits on the wall clock:
-each step waits for the line a program prints, or for its exit.
+child processes too, exactly as a reader would run them. The shell recipes (the test CA of
+the security guide) run with ``sh`` in a folder of their own, and the TLS examples and the
+page's ``twistd`` commands use the files they make. Nothing waits on the wall clock: each
+step waits for the line a program prints, or for its exit.
 """
 
 from __future__ import annotations
