@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -183,6 +184,10 @@ def loadService(spec: str) -> Any:
     moduleName, _, attribute = spec.partition(":")
     if not moduleName or not attribute:
         raise usage.UsageError(f"--service: expected module:attribute, got {spec!r}")
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        # As ``python -m`` does: modules in the directory the user stands in are found.
+        sys.path.insert(0, here)
     try:
         module = importlib.import_module(moduleName)
     except ImportError as e:
