@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from bws._fields import Fields, optionalNameTuple
-from bws.auth._oauth2http import EndpointAnswer, EndpointError, clientBasic, postForm
+from bws.auth._https import Answer, HttpsFailure, clientBasic, postForm
 from bws.auth.client import OAUTH2_FAILURE
 from bws.auth.records import CLIENT_RECORDS, IClientAuth, OAuth2ClientConfig
 from bws.errors import AuthError, ConfigurationError
@@ -219,9 +219,9 @@ async def _call(request: _TokenRequest, clock: IReactorTime, reactor: Any) -> di
         else:
             authorization = clientBasic(request.clientId, request.clientSecret)
     try:
-        answer: EndpointAnswer = await postForm(
+        answer: Answer = await postForm(
             reactor, clock, request.url, form, request.clientConfig, authorization)
-    except EndpointError as e:
+    except HttpsFailure as e:
         raise AuthError(f"{_MESSAGE}{e}") from None
     body = answer.json
     if answer.status != 200:

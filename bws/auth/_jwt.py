@@ -46,8 +46,10 @@ from bws.auth.records import (
     TrustStoreConfig,
     ValidatorSignatureConfig,
 )
-from bws.errors import ConfigurationError
+from bws.errors import ConfigurationError, SslError
 from bws.request import Principal
+from bws.tls._files import loadTrustedCertificates
+from bws.tls._records import ClientSecureSocket
 
 __all__ = ["JwtChecker", "Key", "StaticKeys", "JwksKeys", "algorithmsFor", "jwtChecker",
            "loadSigningKeys", "checkerFromString", "hmacAlgorithmsFor"]
@@ -295,12 +297,28 @@ def loadSigningKeys(config: ValidatorSignatureConfig, reactor: Any,
 
 
 def jwksKeys(config: JwksConfig, reactor: Any, clock: IReactorTime) -> JwksKeys:
-    """Keys from ``config.url`` fetched with treq on ``reactor`` over verified TLS."""
-    from bws.auth._https import TrustedPolicy, getJson, httpsClient
+    """Keys from ``config.url``, fetched on ``reactor`` over TLS verified against
+    ``config.cert`` (or the platform's CAs).
 
-    client = httpsClient(reactor, TrustedPolicy(config.cert))
-    return JwksKeys(config, clock,
-                    lambda: getJson(client, clock, config.url, config.timeout))
+    :raise ConfigurationError: ``config.cert`` cannot be read (it is read now).
+    """
+    from bws.auth._https import HttpsFailure, request
+
+    if config.cert is not None:
+        try:
+            loadTrustedCertificates(config.cert)
+        except SslError as e:
+            raise ConfigurationError(str(e)) from None
+    secureSocket = ClientSecureSocket(cert=config.cert)
+
+    async def fetch() -> Any:
+        answer = await request(reactor, clock, "GET", config.url, secureSocket=secureSocket,
+                               timeout=config.timeout, headers={"Accept": ["application/json"]})
+        if answer.status != 200:
+            raise HttpsFailure(f"{config.url} answered HTTP {answer.status}")
+        return answer.json
+
+    return JwksKeys(config, clock, lambda: Deferred.fromCoroutine(fetch()))
 
 
 # -- the checker ----------------------------------------------------------------------------

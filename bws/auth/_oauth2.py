@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from bws.auth._args import fieldPairs, secretFromFile
 from bws.auth._cache import ExpiringCache
-from bws.auth._oauth2http import EndpointError, clientBasic, postForm
+from bws.auth._https import HttpsFailure, clientBasic, postForm
 from bws.auth.credentials import BackendUnavailable, IBearerToken
 from bws.auth.listener import scopesOf
 from bws.auth.records import (
@@ -127,7 +127,7 @@ class IntrospectionChecker:
         try:
             answer = await postForm(self._reactor, self._clock, config.url, form, clientConfig,
                                     authorization)
-        except EndpointError as e:
+        except HttpsFailure as e:
             raise self._unavailable(str(e)) from None
         if answer.status != 200:
             if answer.status == 401 and hasattr(clientConfig.auth, "invalidate"):

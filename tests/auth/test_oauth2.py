@@ -14,8 +14,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
+from bws.auth._https import MAX_BODY, clientBasic
 from bws.auth._oauth2 import IntrospectionChecker, checkerFor, checkerFromString, scopesFrom
-from bws.auth._oauth2http import MAX_ANSWER_BYTES, clientBasic
 from bws.auth.credentials import BackendUnavailable, BearerToken, IBearerToken
 from bws.auth.records import (
     CacheConfig,
@@ -393,7 +393,7 @@ class IntrospectionBackendFailureTests(IntrospectionTestCase):
             (200, b"\xff\xfe", b"application/json"),
             (500, b'{"active": true}', b"application/json"),
             (302, b'{"active": true}', b"application/json"),
-            (200, b'{"active": true, "pad": "' + b"x" * MAX_ANSWER_BYTES + b'"}',
+            (200, b'{"active": true, "pad": "' + b"x" * MAX_BODY + b'"}',
              b"application/json"),
         ]:
             checker = self.makeChecker(url=fixedServer(self, status, body, contentType))
