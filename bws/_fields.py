@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -20,9 +21,12 @@ __all__ = [
     "optionalPathText",
     "pathText",
     "seconds",
+    "textPairs",
     "toSeconds",
     "upper",
 ]
+
+R = TypeVar("R", bound=attrs.AttrsInstance)
 
 #: What attrs calls a validator: ``(instance, attribute, value)``, raising when refused.
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
@@ -97,6 +101,17 @@ def upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
 
+def textPairs(value: Any) -> Any:
+    """Converter: a mapping becomes a tuple of its ``(name, value)`` pairs, in order (records
+    are frozen); ``None`` becomes ``()``; anything else is left for
+    :meth:`Fields.checkTextPairs`."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return tuple(value.items())
+    return value
+
+
 # --- validators: bound to the error class of the records that use them --------------------
 
 
@@ -116,6 +131,36 @@ class Fields:
     def fail(self, instance: object, attribute: attrs.Attribute[Any], problem: str) -> NoReturn:
         """Raise the error for ``instance``'s ``attribute``: ``"Record.field: problem"``."""
         raise self.error(f"{fieldName(instance, attribute)}: {problem}")
+
+    # --- records from mappings (as a config file spells them) ---------------------------
+
+    def build(self, recordType: type[R], fields: Mapping[str, Any]) -> R:
+        """``recordType(**fields)``.
+
+        :raises: the kit's error naming ``recordType`` for an unknown field name (listing the
+            known ones), or for a ``TypeError``/``ValueError`` the record raised (a missing
+            field, say); the kit's own errors pass unchanged.
+        """
+        names = {a.name for a in attrs.fields(recordType)}
+        unknown = sorted(str(k) for k in set(fields) - names)
+        if unknown:
+            raise self.error(
+                f"{recordType.__name__}: unknown field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(names))}")
+        try:
+            return recordType(**fields)
+        except (TypeError, ValueError) as e:
+            if isinstance(self.error, type) and isinstance(e, self.error):
+                raise
+            raise self.error(f"{recordType.__name__}: {e}") from None
+
+    def built(self, recordType: type[Any], value: Any, *, default: bool = False) -> Any:
+        """Converter body (attrs wants a named function or a lambda around it): a mapping
+        becomes a ``recordType`` through :meth:`build`; with ``default``, ``None`` becomes
+        ``recordType()``; anything else is left for the validator."""
+        if default and value is None:
+            return recordType()
+        return self.build(recordType, value) if isinstance(value, Mapping) else value
 
     def checkBool(self, instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         """Validator: ``True`` or ``False`` only (not ``0``, ``1`` or ``"yes"``)."""
@@ -224,6 +269,45 @@ class Fields:
                 if optional:
                     names += " or None"
                 self.fail(instance, attribute, f"must be a {names}, not {type(value).__name__}")
+
+        return check
+
+    def checkUrl(self, *schemes: str) -> Validator:
+        """Validator: a URL (one line of text) of one of ``schemes`` (``"https"``), naming a
+        host, with a valid port if it has one."""
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+
+        def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+            if not isinstance(value, str) or "\r" in value or "\n" in value:
+                self.fail(instance, attribute, f"must be an {wanted} URL, got {value!r}")
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - a bad port raises here
+            except ValueError:
+                self.fail(instance, attribute, f"has a bad host or port: {value!r}")
+            if parts.scheme not in schemes or not parts.hostname:
+                self.fail(instance, attribute, f"must be an {wanted} URL, got {value!r}")
+
+        return check
+
+    def checkTextPairs(self, *, singleLine: bool = False) -> Validator:
+        """Validator for a tuple built by :func:`textPairs`: ``(name, value)`` pairs of text,
+        no name empty.
+
+        :param singleLine: refuse a CR, LF or NUL in a name or value (it would split a
+            header).
+        """
+
+        def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+            if not isinstance(value, tuple) or not all(
+                    isinstance(p, tuple) and len(p) == 2 for p in value):
+                self.fail(instance, attribute, f"must be a mapping of text to text, got {value!r}")
+            for name, item in value:
+                if not isinstance(name, str) or not name or not isinstance(item, str):
+                    self.fail(instance, attribute,
+                              f"must map non-empty text to text, got {name!r}: {item!r}")
+                if singleLine and any(c in name + item for c in "\r\n\0"):
+                    self.fail(instance, attribute, f"must hold no CR, LF or NUL, got {name!r}")
 
         return check
 

@@ -65,15 +65,15 @@ class RequestLimitConfigs:
 
 
 def _coerceHttp1(value: Any) -> Any:
-    return ListenerHttp1Settings(**value) if isinstance(value, Mapping) else value
+    return _checks.built(ListenerHttp1Settings, value)
 
 
 def _coerceLimits(value: Any) -> Any:
-    return RequestLimitConfigs(**value) if isinstance(value, Mapping) else value
+    return _checks.built(RequestLimitConfigs, value)
 
 
 def _coerceRetry(value: Any) -> Any:
-    return RetryConfig(**value) if isinstance(value, Mapping) else value
+    return _checks.built(RetryConfig, value)
 
 
 @attrs.frozen
@@ -160,7 +160,6 @@ class WSServiceConfig:
 
 _CONFIG_ATTRIBUTE = "__bws_service_config__"
 T = TypeVar("T")
-R = TypeVar("R", bound=attrs.AttrsInstance)
 
 
 def serviceConfig(**fields: Any) -> Callable[[T], T]:
@@ -252,20 +251,9 @@ class ClientConfiguration:
         return self.maxFrameSize * MESSAGE_FRAMES
 
 
-def build(recordType: type[R], fields: Mapping[str, Any]) -> R:
-    """Build a record from keyword fields; an unknown field name is a ConfigurationError."""
-    names = {a.name for a in attrs.fields(recordType)}
-    unknown = sorted(set(fields) - names)
-    if unknown:
-        raise ConfigurationError(
-            f"{recordType.__name__}: unknown field(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(names))}")
-    try:
-        return recordType(**fields)
-    except ConfigurationError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise ConfigurationError(f"{recordType.__name__}: {e}") from None
+#: Build a record from keyword fields; an unknown field name is a ConfigurationError
+#: (:meth:`bws._fields.Fields.build`).
+build = _checks.build
 
 
 def setServiceConfig(upgradeService: Any, config: WSServiceConfig) -> None:

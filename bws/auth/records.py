@@ -33,7 +33,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import Interface
 
-from bws._fields import Fields, nameTuple, optionalPathText, pathText
+from bws._fields import (
+    Fields,
+    nameTuple,
+    optionalNameTuple,
+    optionalPathText,
+    pathText,
+    textPairs,
+)
 from bws.errors import ConfigurationError
 from bws.tls._records import ClientSecureSocket, KeyStore, TrustStore
 
@@ -102,85 +109,48 @@ def _checkScopes(instance: object, attribute: attrs.Attribute[Any], value: Any) 
 
 def _scopesField() -> Any:
     """``scopes: string|string[]`` of the spec: one name or a list, any one of which passes."""
-    return attrs.field(default=None, converter=lambda v: None if v is None else nameTuple(v),
+    return attrs.field(default=None, converter=optionalNameTuple,
                        validator=_checkScopes)
 
 
-def _built(recordType: type[Any], value: Any) -> Any:
-    """``value`` built into a ``recordType`` when it is a mapping; else left for the
-    validator."""
-    return _build(recordType, value) if isinstance(value, Mapping) else value
-
-
-def _build(recordType: type[Any], fields: Mapping[str, Any]) -> Any:
-    """``recordType(**fields)``; an unknown field name is a ConfigurationError."""
-    names = {a.name for a in attrs.fields(recordType)}
-    unknown = sorted(str(k) for k in set(fields) - names)
-    if unknown:
-        raise ConfigurationError(
-            f"{recordType.__name__}: unknown field(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(names))}")
-    try:
-        return recordType(**fields)
-    except ConfigurationError:
-        raise
-    except TypeError as e:
-        raise ConfigurationError(f"{recordType.__name__}: {e}") from None
-
-
 # Converters of nested records (a mapping is built into the record); named functions, as
-# attrs wants them.
+# mypy's attrs plugin wants them.
 
 
 def _asFileUserStoreConfig(value: Any) -> Any:
-    return _built(FileUserStoreConfig, value)
+    return _checks.built(FileUserStoreConfig, value)
 
 
 def _asTrustStore(value: Any) -> Any:
-    return _built(TrustStore, value)
+    return _checks.built(TrustStore, value)
 
 
 def _asJwksConfig(value: Any) -> Any:
-    return _built(JwksConfig, value)
+    return _checks.built(JwksConfig, value)
 
 
 def _asTrustStoreConfig(value: Any) -> Any:
-    return _built(TrustStoreConfig, value)
+    return _checks.built(TrustStoreConfig, value)
 
 
 def _asValidatorSignatureConfig(value: Any) -> Any:
-    return _built(ValidatorSignatureConfig, value)
+    return _checks.built(ValidatorSignatureConfig, value)
 
 
 def _asJwtValidatorConfig(value: Any) -> Any:
-    return _built(JwtValidatorConfig, value)
+    return _checks.built(JwtValidatorConfig, value)
 
 
 def _asKeyStore(value: Any) -> Any:
-    return _built(KeyStore, value)
+    return _checks.built(KeyStore, value)
 
 
 def _asIssuerSignatureConfig(value: Any) -> Any:
-    return _built(IssuerSignatureConfig, value)
-
-
-def _httpsUrl(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    _checks.checkText(singleLine=True)(instance, attribute, value)
-    parts = urlsplit(value)
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        _checks.fail(instance, attribute, f"must be an https:// URL, got {value!r}")
-
-
-def _secondsField(default: float, **bounds: Any) -> Any:
-    return _checks.secondsField(default, **bounds)
+    return _checks.built(IssuerSignatureConfig, value)
 
 
 def _optionalText() -> Any:
     return attrs.field(default=None, validator=_checks.checkText(optional=True))
-
-
-def _audience(value: Any) -> Any:
-    return None if value is None else nameTuple(value)
 
 
 # -- listener: any twisted.cred checker -------------------------------------------------
@@ -255,7 +225,7 @@ class TrustStoreConfig:
 
 def _trustSource(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return _build(TrustStore, value)
+        return _checks.build(TrustStore, value)
     return optionalPathText(value)
 
 
@@ -281,12 +251,12 @@ class JwksConfig:
     :ivar timeout: decimal seconds a fetch may take; then the request is answered 503.
     """
 
-    url: str = attrs.field(validator=_httpsUrl)
+    url: str = attrs.field(validator=_checks.checkUrl("https"))
     cert: str | TrustStore | None = attrs.field(default=None, converter=_trustSource,
                                                 validator=_checkTrustSource)
-    cacheTtl: float = _secondsField(3600, positive=True)
-    minRefreshInterval: float = _secondsField(30)
-    timeout: float = _secondsField(10, positive=True)
+    cacheTtl: float = _checks.secondsField(3600, positive=True)
+    minRefreshInterval: float = _checks.secondsField(30)
+    timeout: float = _checks.secondsField(10, positive=True)
 
 
 @attrs.frozen
@@ -345,9 +315,9 @@ class JwtValidatorConfig:
         validator=_checks.checkInstanceOf(ValidatorSignatureConfig))
     issuer: str | None = _optionalText()
     audience: tuple[str, ...] | None = attrs.field(
-        default=None, converter=_audience, validator=_checks.checkNames(optional=True))
+        default=None, converter=optionalNameTuple, validator=_checks.checkNames(optional=True))
     username: str | None = _optionalText()
-    clockSkew: float = _secondsField(0)
+    clockSkew: float = _checks.secondsField(0)
     scopeKey: str = attrs.field(default="scope", validator=_checks.checkText())
 
 
@@ -386,7 +356,7 @@ def listenerEntry(value: Any, where: str = "WSServiceConfig.auth") -> Any:
     if isinstance(value, Mapping):
         keys = [k for k in value if k in LISTENER_RECORDS]
         if len(keys) == 1:
-            return _build(LISTENER_RECORDS[keys[0]], value)
+            return _checks.build(LISTENER_RECORDS[keys[0]], value)
         raise ConfigurationError(
             f"{where}: a mapping entry needs exactly one of {', '.join(LISTENER_RECORDS)} "
             f"(and scopes); got keys {', '.join(map(str, value)) or 'none'}")
@@ -472,8 +442,8 @@ class KeyStoreConfig:
 def _signingKey(value: Any) -> Any:
     if isinstance(value, Mapping):
         if "keyStore" in value:
-            return _build(KeyStoreConfig, value)
-        return _build(PrivateKeyConfig, value)
+            return _checks.build(KeyStoreConfig, value)
+        return _checks.build(PrivateKeyConfig, value)
     return value
 
 
@@ -550,12 +520,12 @@ class JwtIssuerConfig:
     username: str | None = _optionalText()
     issuer: str | None = _optionalText()
     audience: tuple[str, ...] | None = attrs.field(
-        default=None, converter=_audience, validator=_checks.checkNames(optional=True))
+        default=None, converter=optionalNameTuple, validator=_checks.checkNames(optional=True))
     jwtId: str | None = _optionalText()
     keyId: str | None = _optionalText()
     customClaims: dict[str, Any] | None = attrs.field(default=None, converter=_claims,
                                                       validator=_checkClaims)
-    expTime: float = _secondsField(300, positive=True)
+    expTime: float = _checks.secondsField(300, positive=True)
 
 
 def _isCredentials(keys: set[str]) -> bool:
@@ -602,7 +572,7 @@ def clientAuth(value: Any) -> Any:
         for record, matches in CLIENT_RECORDS:
             if matches(keys):
                 try:
-                    return _build(record, value)
+                    return _checks.build(record, value)
                 except ConfigurationError as e:
                     raise ConfigurationError(f"ClientConfiguration.auth: {e}") from None
         raise ConfigurationError(
@@ -620,40 +590,7 @@ ROLES_CACHE_SECONDS = 300.0
 
 
 def _optionalSecureSocket(value: Any) -> Any:
-    return _built(ClientSecureSocket, value)
-
-
-def _textMap(value: Any) -> Any:
-    """Converter: a mapping becomes a tuple of ``(name, value)`` pairs, in order (records are
-    frozen); anything else is left for the validator."""
-    if value is None:
-        return ()
-    if isinstance(value, Mapping):
-        return tuple(value.items())
-    return value
-
-
-def _checkTextMap(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple):
-        _checks.fail(instance, attribute, f"must be a mapping of text to text, got {value!r}")
-    for name, item in value:
-        if not isinstance(name, str) or not name or not isinstance(item, str):
-            _checks.fail(instance, attribute,
-                         f"must map non-empty text to text, got {name!r}: {item!r}")
-        if any(c in name + item for c in "\r\n\0"):
-            _checks.fail(instance, attribute, f"must hold no CR, LF or NUL, got {name!r}")
-
-
-def _checkHttpUrl(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        _checks.fail(instance, attribute, f"must be an http(s) URL, got {value!r}")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        _checks.fail(instance, attribute, f"must be an http:// or https:// URL, got {value!r}")
-    try:
-        parts.port  # noqa: B018 - a bad port raises here
-    except ValueError:
-        _checks.fail(instance, attribute, f"has a bad port: {value!r}")
+    return _checks.built(ClientSecureSocket, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -678,18 +615,11 @@ class CacheConfig:
 
 
 def _checkLdapUrl(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, str) or not value:
-        _checks.fail(instance, attribute, f"must be an ldap:// or ldaps:// URL, got {value!r}")
+    _checks.checkUrl("ldap", "ldaps")(instance, attribute, value)
     parts = urlsplit(value)
-    if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
-        _checks.fail(instance, attribute, f"must be an ldap:// or ldaps:// URL, got {value!r}")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         _checks.fail(instance, attribute,
                      f"must name only a scheme, a host and a port, got {value!r}")
-    try:
-        parts.port  # noqa: B018 - a bad port raises here
-    except ValueError:
-        _checks.fail(instance, attribute, f"has a bad port: {value!r}")
 
 
 def _checkFilterTemplate(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -809,7 +739,7 @@ class LdapUserStoreConfig:
 
 
 def _asLdapUserStoreConfig(value: Any) -> Any:
-    return _built(LdapUserStoreConfig, value)
+    return _checks.built(LdapUserStoreConfig, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -858,7 +788,7 @@ class OAuth2ClientConfig:
         default=None, converter=_optionalSecureSocket,
         validator=_checks.checkInstanceOf(ClientSecureSocket, optional=True))
     customHeaders: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_textMap, validator=_checkTextMap)
+        default=(), converter=textPairs, validator=_checks.checkTextPairs(singleLine=True))
     customPayload: str | None = attrs.field(
         default=None, validator=_checks.checkText(optional=True, singleLine=True))
     auth: Any = attrs.field(default=None, validator=_checkClientAuth)
@@ -878,11 +808,11 @@ class OAuth2ClientConfig:
 
 
 def _asOAuth2ClientConfig(value: Any) -> Any:
-    return OAuth2ClientConfig() if value is None else _built(OAuth2ClientConfig, value)
+    return _checks.built(OAuth2ClientConfig, value, default=True)
 
 
 def _asCacheConfig(value: Any) -> Any:
-    return _built(CacheConfig, value)
+    return _checks.built(CacheConfig, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -901,13 +831,13 @@ class OAuth2IntrospectionConfig:
     :param clientConfig: how the endpoint is called (:class:`OAuth2ClientConfig`).
     """
 
-    url: str = attrs.field(validator=_checkHttpUrl)
+    url: str = attrs.field(validator=_checks.checkUrl("http", "https"))
     tokenTypeHint: str | None = attrs.field(
         default=None, validator=_checks.checkText(optional=True, singleLine=True))
     scopeKey: str = attrs.field(default="scope", validator=_checks.checkText(
         required="OAuth2IntrospectionConfig.scopeKey: must be a claim name, got an empty value"))
     optionalParams: tuple[tuple[str, str], ...] = attrs.field(
-        default=(), converter=_textMap, validator=_checkTextMap)
+        default=(), converter=textPairs, validator=_checks.checkTextPairs(singleLine=True))
     cacheConfig: CacheConfig | None = attrs.field(
         default=None, converter=_asCacheConfig,
         validator=_checks.checkInstanceOf(CacheConfig, optional=True))
@@ -918,7 +848,7 @@ class OAuth2IntrospectionConfig:
 
 
 def _asOAuth2IntrospectionConfig(value: Any) -> Any:
-    return _built(OAuth2IntrospectionConfig, value)
+    return _checks.built(OAuth2IntrospectionConfig, value)
 
 
 @attrs.frozen(kw_only=True)
