@@ -5,7 +5,6 @@ the clock and fetched again before it expires."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -14,7 +13,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bws._fields import Fields, optionalNameTuple
+from bws._fields import Fields, optionalNameTuple, textPairs
 from bws.auth._https import Answer, HttpsFailure, clientBasic, postForm
 from bws.auth.client import OAUTH2_FAILURE
 from bws.auth.records import CLIENT_RECORDS, IClientAuth, OAuth2ClientConfig
@@ -47,10 +46,8 @@ _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _checks = Fields(ConfigurationError)
 
 
-def _coerceClientConfig(value: Any) -> Any:
-    if value is None:
-        return OAuth2ClientConfig()
-    return OAuth2ClientConfig(**value) if isinstance(value, Mapping) else value
+def _asClientConfig(value: Any) -> Any:
+    return _checks.built(OAuth2ClientConfig, value, default=True)
 
 
 def _checkClientConfig(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -61,30 +58,18 @@ def _checkClientConfig(instance: object, attribute: attrs.Attribute[Any], value:
                      " the grant's own clientId and clientSecret")
 
 
-def _textMap(value: Any) -> Any:
-    if value is None:
-        return ()
-    return tuple(value.items()) if isinstance(value, Mapping) else value
+def _nonEmpty(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or value == "":
+        _checks.fail(instance, attribute, "must not be empty")
+    _checks.checkText()(instance, attribute, value)
 
 
-def _checkParams(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple) or not all(
-            isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and p[0]
-            and isinstance(p[1], str) for p in value):
-        _checks.fail(instance, attribute, f"must be a mapping of text to text, got {value!r}")
+def _url() -> Any:
+    return attrs.field(validator=_checks.checkUrl("https", "http"))
 
 
-def _required(record: str, field: str) -> Any:
-    return _checks.checkText(required=f"{record}.{field}: must not be empty")
-
-
-def _urlField(record: str, field: str) -> Any:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-        _required(record, field)(instance, attribute, value)
-        if not value.startswith(("https://", "http://")):
-            _checks.fail(instance, attribute, f"must be an http(s) URL, got {value!r}")
-
-    return attrs.field(validator=check)
+def _secret() -> Any:
+    return attrs.field(repr=False, validator=_nonEmpty)
 
 
 @attrs.define(eq=False)
@@ -109,17 +94,36 @@ class _TokenRequest:
     clientConfig: OAuth2ClientConfig
 
 
-class _Grant:
-    """What every grant config does with its fields (the attrs records below supply them)."""
+@attrs.frozen(kw_only=True)
+class _Endpoint:
+    """How a token request is made: the fields of every grant and of
+    :class:`OAuth2RefreshConfig`."""
 
-    # The fields every grant record has.
-    scopes: tuple[str, ...] | None
-    defaultTokenExpTime: float
-    clockSkew: float
-    optionalParams: tuple[tuple[str, str], ...]
-    credentialBearer: str
-    clientConfig: OAuth2ClientConfig
-    _cache: _TokenCache
+    scopes: tuple[str, ...] | None = attrs.field(
+        default=None, converter=optionalNameTuple, validator=_checks.checkNames(optional=True))
+    optionalParams: tuple[tuple[str, str], ...] = attrs.field(
+        default=(), converter=textPairs, validator=_checks.checkTextPairs())
+    credentialBearer: str = attrs.field(
+        default=AUTH_HEADER_BEARER,
+        validator=_checks.checkOneOf(AUTH_HEADER_BEARER, POST_BODY_BEARER))
+    clientConfig: OAuth2ClientConfig = attrs.field(
+        factory=OAuth2ClientConfig, converter=_asClientConfig, validator=_checkClientConfig)
+
+
+@attrs.frozen(kw_only=True)
+class _Grant(_Endpoint):
+    """What every grant config does with its fields (the records below add theirs)."""
+
+    clientId: str | None = attrs.field(default=None, validator=_checks.checkText(optional=True))
+    clientSecret: str | None = attrs.field(default=None, repr=False,
+                                           validator=_checks.checkText(optional=True))
+    defaultTokenExpTime: float = _checks.secondsField(3600, positive=True)
+    clockSkew: float = _checks.secondsField(0)
+    _cache: _TokenCache = attrs.field(factory=_TokenCache, init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.clientSecret is not None and self.clientId is None:
+            raise ConfigurationError(f"{type(self).__name__}.clientId: needed with clientSecret")
 
     def authorizationHeader(self, clock: IReactorTime, reactor: Any) -> Deferred[str]:
         """``"Bearer <access token>"``: the cached token while it is fresh (until its
@@ -195,15 +199,20 @@ class _Grant:
         """Whether a refused refresh may be followed by a new grant request."""
         return True
 
-    def _form(self, grant: str, extra: list[tuple[str, str]],
-              scopes: tuple[str, ...] | None = None,
-              params: tuple[tuple[str, str], ...] | None = None) -> tuple[tuple[str, str], ...]:
+    def _request(self, url: str, grant: str, extra: list[tuple[str, str]],
+                 via: _Endpoint | None = None) -> _TokenRequest:
+        """The request of ``grant`` (``grant_type``) to ``url`` with the ``extra`` form
+        fields, made as ``via`` (a refresh config) says, or as the grant says; ``via``'s
+        scopes default to the grant's."""
+        how = via if via is not None else self
+        scopes = how.scopes if how.scopes is not None else self.scopes
         form = [("grant_type", grant), *extra]
-        scopes = self.scopes if scopes is None else scopes
         if scopes:
             form.append(("scope", " ".join(scopes)))  # RFC 6749 §3.3
-        form.extend(self.optionalParams if params is None else params)
-        return tuple(form)
+        form.extend(how.optionalParams)
+        return _TokenRequest(url=url, form=tuple(form), clientId=self.clientId,
+                             clientSecret=self.clientSecret,
+                             credentialBearer=how.credentialBearer, clientConfig=how.clientConfig)
 
 
 async def _call(request: _TokenRequest, clock: IReactorTime, reactor: Any) -> dict[str, Any]:
@@ -241,33 +250,6 @@ async def _call(request: _TokenRequest, clock: IReactorTime, reactor: Any) -> di
     return body
 
 
-def _scopes() -> Any:
-    return attrs.field(default=None, converter=optionalNameTuple,
-                       validator=_checks.checkNames(optional=True))
-
-
-def _params() -> Any:
-    return attrs.field(default=(), converter=_textMap, validator=_checkParams)
-
-
-def _bearer() -> Any:
-    return attrs.field(default=AUTH_HEADER_BEARER,
-                       validator=_checks.checkOneOf(AUTH_HEADER_BEARER, POST_BODY_BEARER))
-
-
-def _clientConfig() -> Any:
-    return attrs.field(factory=OAuth2ClientConfig, converter=_coerceClientConfig,
-                       validator=_checkClientConfig)
-
-
-def _cache() -> Any:
-    return attrs.field(factory=_TokenCache, init=False, eq=False, repr=False)
-
-
-def _optionalText() -> Any:
-    return attrs.field(default=None, validator=_checks.checkText(optional=True))
-
-
 @implementer(IClientAuth)
 @attrs.frozen(kw_only=True)
 class OAuth2ClientCredentialsGrantConfig(_Grant):
@@ -287,28 +269,16 @@ class OAuth2ClientCredentialsGrantConfig(_Grant):
         (:class:`~bws.auth.records.OAuth2ClientConfig`).
     """
 
-    tokenUrl: str = _urlField("OAuth2ClientCredentialsGrantConfig", "tokenUrl")
-    clientId: str = attrs.field(validator=_required("OAuth2ClientCredentialsGrantConfig",
-                                                    "clientId"))
-    clientSecret: str = attrs.field(repr=False, validator=_required(
-        "OAuth2ClientCredentialsGrantConfig", "clientSecret"))
-    scopes: tuple[str, ...] | None = _scopes()
-    defaultTokenExpTime: float = _checks.secondsField(3600, positive=True)
-    clockSkew: float = _checks.secondsField(0)
-    optionalParams: tuple[tuple[str, str], ...] = _params()
-    credentialBearer: str = _bearer()
-    clientConfig: OAuth2ClientConfig = _clientConfig()
-    _cache: _TokenCache = _cache()
+    tokenUrl: str = _url()
+    clientId: str = attrs.field(validator=_nonEmpty)
+    clientSecret: str = _secret()
 
     def _tokenRequest(self) -> _TokenRequest:
-        return _TokenRequest(url=self.tokenUrl, form=self._form("client_credentials", []),
-                             clientId=self.clientId, clientSecret=self.clientSecret,
-                             credentialBearer=self.credentialBearer,
-                             clientConfig=self.clientConfig)
+        return self._request(self.tokenUrl, "client_credentials", [])
 
 
 @attrs.frozen(kw_only=True)
-class OAuth2RefreshConfig:
+class OAuth2RefreshConfig(_Endpoint):
     """How a password grant's token is refreshed (RFC 6749 §6).
 
     :param refreshUrl: the token endpoint for the refresh.
@@ -318,15 +288,11 @@ class OAuth2RefreshConfig:
     :param clientConfig: as for the grant.
     """
 
-    refreshUrl: str = _urlField("OAuth2RefreshConfig", "refreshUrl")
-    scopes: tuple[str, ...] | None = _scopes()
-    optionalParams: tuple[tuple[str, str], ...] = _params()
-    credentialBearer: str = _bearer()
-    clientConfig: OAuth2ClientConfig = _clientConfig()
+    refreshUrl: str = _url()
 
 
-def _coerceRefreshConfig(value: Any) -> Any:
-    return OAuth2RefreshConfig(**value) if isinstance(value, Mapping) else value
+def _asRefreshConfig(value: Any) -> Any:
+    return _checks.built(OAuth2RefreshConfig, value)
 
 
 def _checkRefreshConfig(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -334,13 +300,6 @@ def _checkRefreshConfig(instance: object, attribute: attrs.Attribute[Any], value
             value, OAuth2RefreshConfig):
         _checks.fail(instance, attribute,
                      f"must be an OAuth2RefreshConfig, INFER_REFRESH_CONFIG or None, got {value!r}")
-
-
-def _checkPair(record: str) -> Any:
-    def check(instance: Any) -> None:
-        if instance.clientSecret is not None and instance.clientId is None:
-            raise ConfigurationError(f"{record}.clientId: needed with clientSecret")
-    return check
 
 
 @implementer(IClientAuth)
@@ -364,50 +323,22 @@ class OAuth2PasswordGrantConfig(_Grant):
     :param clientConfig: as for the client credentials grant.
     """
 
-    tokenUrl: str = _urlField("OAuth2PasswordGrantConfig", "tokenUrl")
-    username: str = attrs.field(validator=_required("OAuth2PasswordGrantConfig", "username"))
-    password: str = attrs.field(repr=False, validator=_required("OAuth2PasswordGrantConfig",
-                                                               "password"))
-    clientId: str | None = _optionalText()
-    clientSecret: str | None = attrs.field(default=None, repr=False,
-                                           validator=_checks.checkText(optional=True))
-    scopes: tuple[str, ...] | None = _scopes()
+    tokenUrl: str = _url()
+    username: str = attrs.field(validator=_nonEmpty)
+    password: str = _secret()
     refreshConfig: OAuth2RefreshConfig | str | None = attrs.field(
-        default=None, converter=_coerceRefreshConfig, validator=_checkRefreshConfig)
-    defaultTokenExpTime: float = _checks.secondsField(3600, positive=True)
-    clockSkew: float = _checks.secondsField(0)
-    optionalParams: tuple[tuple[str, str], ...] = _params()
-    credentialBearer: str = _bearer()
-    clientConfig: OAuth2ClientConfig = _clientConfig()
-    _cache: _TokenCache = _cache()
-
-    def __attrs_post_init__(self) -> None:
-        _checkPair("OAuth2PasswordGrantConfig")(self)
+        default=None, converter=_asRefreshConfig, validator=_checkRefreshConfig)
 
     def _tokenRequest(self) -> _TokenRequest:
-        return _TokenRequest(
-            url=self.tokenUrl,
-            form=self._form("password", [("username", self.username),
-                                         ("password", self.password)]),
-            clientId=self.clientId, clientSecret=self.clientSecret,
-            credentialBearer=self.credentialBearer, clientConfig=self.clientConfig)
+        return self._request(self.tokenUrl, "password",
+                             [("username", self.username), ("password", self.password)])
 
     def _refreshRequest(self, refreshToken: str | None) -> _TokenRequest | None:
-        refresh = self.refreshConfig
-        if refreshToken is None or refresh is None:
+        if refreshToken is None or self.refreshConfig is None:
             return None
-        if isinstance(refresh, OAuth2RefreshConfig):
-            return _TokenRequest(
-                url=refresh.refreshUrl,
-                form=self._form("refresh_token", [("refresh_token", refreshToken)],
-                                refresh.scopes, refresh.optionalParams),
-                clientId=self.clientId, clientSecret=self.clientSecret,
-                credentialBearer=refresh.credentialBearer, clientConfig=refresh.clientConfig)
-        return _TokenRequest(
-            url=self.tokenUrl,
-            form=self._form("refresh_token", [("refresh_token", refreshToken)]),
-            clientId=self.clientId, clientSecret=self.clientSecret,
-            credentialBearer=self.credentialBearer, clientConfig=self.clientConfig)
+        via = self.refreshConfig if isinstance(self.refreshConfig, OAuth2RefreshConfig) else None
+        return self._request(via.refreshUrl if via is not None else self.tokenUrl,
+                             "refresh_token", [("refresh_token", refreshToken)], via)
 
 
 @implementer(IClientAuth)
@@ -428,36 +359,18 @@ class OAuth2RefreshTokenGrantConfig(_Grant):
     :param clientConfig: as for the client credentials grant.
     """
 
-    refreshUrl: str = _urlField("OAuth2RefreshTokenGrantConfig", "refreshUrl")
-    refreshToken: str = attrs.field(repr=False, validator=_required(
-        "OAuth2RefreshTokenGrantConfig", "refreshToken"))
-    clientId: str = attrs.field(validator=_required("OAuth2RefreshTokenGrantConfig",
-                                                    "clientId"))
-    clientSecret: str = attrs.field(repr=False, validator=_required(
-        "OAuth2RefreshTokenGrantConfig", "clientSecret"))
-    scopes: tuple[str, ...] | None = _scopes()
-    defaultTokenExpTime: float = _checks.secondsField(3600, positive=True)
-    clockSkew: float = _checks.secondsField(0)
-    optionalParams: tuple[tuple[str, str], ...] = _params()
-    credentialBearer: str = _bearer()
-    clientConfig: OAuth2ClientConfig = _clientConfig()
-    _cache: _TokenCache = _cache()
+    refreshUrl: str = _url()
+    refreshToken: str = _secret()
+    clientId: str = attrs.field(validator=_nonEmpty)
+    clientSecret: str = _secret()
 
     def _tokenRequest(self) -> _TokenRequest:
-        return self._refreshing(self._cache.refreshToken or self.refreshToken)
-
-    def _refreshRequest(self, refreshToken: str | None) -> _TokenRequest | None:
-        return None  # every request is a refresh: _tokenRequest uses the latest token
+        # Every request is a refresh, with the latest refresh token the server gave.
+        return self._request(self.refreshUrl, "refresh_token",
+                             [("refresh_token", self._cache.refreshToken or self.refreshToken)])
 
     def _canStartOver(self) -> bool:
         return False
-
-    def _refreshing(self, refreshToken: str) -> _TokenRequest:
-        return _TokenRequest(
-            url=self.refreshUrl,
-            form=self._form("refresh_token", [("refresh_token", refreshToken)]),
-            clientId=self.clientId, clientSecret=self.clientSecret,
-            credentialBearer=self.credentialBearer, clientConfig=self.clientConfig)
 
 
 @implementer(IClientAuth)
@@ -477,28 +390,11 @@ class OAuth2JwtBearerGrantConfig(_Grant):
     :param clientConfig: as for the client credentials grant.
     """
 
-    tokenUrl: str = _urlField("OAuth2JwtBearerGrantConfig", "tokenUrl")
-    assertion: str = attrs.field(repr=False, validator=_required("OAuth2JwtBearerGrantConfig",
-                                                                "assertion"))
-    clientId: str | None = _optionalText()
-    clientSecret: str | None = attrs.field(default=None, repr=False,
-                                           validator=_checks.checkText(optional=True))
-    scopes: tuple[str, ...] | None = _scopes()
-    defaultTokenExpTime: float = _checks.secondsField(3600, positive=True)
-    clockSkew: float = _checks.secondsField(0)
-    optionalParams: tuple[tuple[str, str], ...] = _params()
-    credentialBearer: str = _bearer()
-    clientConfig: OAuth2ClientConfig = _clientConfig()
-    _cache: _TokenCache = _cache()
-
-    def __attrs_post_init__(self) -> None:
-        _checkPair("OAuth2JwtBearerGrantConfig")(self)
+    tokenUrl: str = _url()
+    assertion: str = _secret()
 
     def _tokenRequest(self) -> _TokenRequest:
-        return _TokenRequest(
-            url=self.tokenUrl, form=self._form(_JWT_BEARER, [("assertion", self.assertion)]),
-            clientId=self.clientId, clientSecret=self.clientSecret,
-            credentialBearer=self.credentialBearer, clientConfig=self.clientConfig)
+        return self._request(self.tokenUrl, _JWT_BEARER, [("assertion", self.assertion)])
 
 
 #: Any of the client's OAuth2 grants (REFERENCE §1.13 ``OAuth2GrantConfig``).
