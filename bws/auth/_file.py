@@ -44,6 +44,7 @@ from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
+from bws.auth._args import readFile
 from bws.auth.records import FileUserStoreConfig
 from bws.errors import ConfigurationError
 from bws.request import Principal
@@ -256,16 +257,7 @@ def loadUsers(path: str) -> dict[str, User]:
         password, a repeated name, a name holding a colon (RFC 7617 §2), unknown keys, bad
         scopes, an unknown or malformed hash.
     """
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ConfigurationError(f"FileUserStoreConfig.path: user store {path!r} not found") \
-            from None
-    except OSError as e:
-        raise ConfigurationError(
-            f"FileUserStoreConfig.path: user store {path!r} cannot be read: "
-            f"{e.strerror or e}") from None
+    raw = readFile(path, "FileUserStoreConfig.path")
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)

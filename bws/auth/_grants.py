@@ -316,11 +316,9 @@ class OAuth2PasswordGrantConfig(_Grant):
     :param refreshConfig: refresh an expired token with the refresh token
         (:class:`OAuth2RefreshConfig` or :data:`INFER_REFRESH_CONFIG`); ``None``: ask again
         with the password. A refused refresh falls back to the password.
-    :param defaultTokenExpTime: as for the client credentials grant.
-    :param clockSkew: as for the client credentials grant.
-    :param optionalParams: extra form parameters.
-    :param credentialBearer: as for the client credentials grant.
-    :param clientConfig: as for the client credentials grant.
+
+    ``defaultTokenExpTime``, ``clockSkew``, ``optionalParams``, ``credentialBearer`` and
+    ``clientConfig`` are as for :class:`OAuth2ClientCredentialsGrantConfig`.
     """
 
     tokenUrl: str = _url()
@@ -352,11 +350,9 @@ class OAuth2RefreshTokenGrantConfig(_Grant):
     :param clientId: the client identifier.
     :param clientSecret: the client secret.
     :param scopes: the scopes to ask for (at most those of the original grant).
-    :param defaultTokenExpTime: as for the client credentials grant.
-    :param clockSkew: as for the client credentials grant.
-    :param optionalParams: extra form parameters.
-    :param credentialBearer: as for the client credentials grant.
-    :param clientConfig: as for the client credentials grant.
+
+    ``defaultTokenExpTime``, ``clockSkew``, ``optionalParams``, ``credentialBearer`` and
+    ``clientConfig`` are as for :class:`OAuth2ClientCredentialsGrantConfig`.
     """
 
     refreshUrl: str = _url()
@@ -383,11 +379,9 @@ class OAuth2JwtBearerGrantConfig(_Grant):
     :param clientId: the client identifier (optional).
     :param clientSecret: the client secret (optional).
     :param scopes: the scopes to ask for.
-    :param defaultTokenExpTime: as for the client credentials grant.
-    :param clockSkew: as for the client credentials grant.
-    :param optionalParams: extra form parameters.
-    :param credentialBearer: as for the client credentials grant.
-    :param clientConfig: as for the client credentials grant.
+
+    ``defaultTokenExpTime``, ``clockSkew``, ``optionalParams``, ``credentialBearer`` and
+    ``clientConfig`` are as for :class:`OAuth2ClientCredentialsGrantConfig`.
     """
 
     tokenUrl: str = _url()

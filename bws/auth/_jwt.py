@@ -37,6 +37,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from bws.auth._args import fieldPairs, readFile
 from bws.auth.credentials import BackendUnavailable, IBearerToken
 from bws.auth.listener import scopesOf
 from bws.auth.records import (
@@ -224,23 +225,13 @@ def parseJwks(data: Any) -> dict[str, Key] | None:
 # -- keys from files ------------------------------------------------------------------------
 
 
-def _readFile(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise ConfigurationError(f"{what} {path!r} not found") from None
-    except OSError as e:
-        raise ConfigurationError(f"{what} {path!r} cannot be read: {e.strerror or e}") from None
-
-
 def _certificateKey(certificate: x509.Certificate) -> Key:
     key = certificate.public_key()
     return Key(key, algorithmsFor(key), certificate.not_valid_after_utc.timestamp())
 
 
 def _fromCertFile(path: str) -> Key:
-    data = _readFile(path, "ValidatorSignatureConfig.certFile:")
+    data = readFile(path, "ValidatorSignatureConfig.certFile")
     try:
         return _certificateKey(x509.load_pem_x509_certificate(data))
     except ValueError:
@@ -256,7 +247,7 @@ def _fromCertFile(path: str) -> Key:
 
 def _fromTrustStore(config: TrustStoreConfig) -> Key:
     store = config.trustStore
-    data = _readFile(store.path, "TrustStoreConfig.trustStore:")
+    data = readFile(store.path, "TrustStoreConfig.trustStore")
     try:
         bundle = pkcs12.load_pkcs12(data, store.password.encode("utf-8"))
     except ValueError:
@@ -406,9 +397,9 @@ def jwtChecker(config: JwtValidatorConfig, reactor: Any) -> JwtChecker:
     return JwtChecker(config, loadSigningKeys(config.signatureConfig, reactor, reactor), reactor)
 
 
-#: ``--auth jwt:`` keys and the config fields they set.
+#: ``--auth jwt:`` keys (and ``secretFile``, the HMAC secret's file).
 _ARGUMENTS = ("issuer", "audience", "username", "clockSkew", "scopeKey", "certFile",
-              "secretFile", "jwksUrl", "jwksCa")
+              "jwksUrl", "jwksCa")
 
 
 def checkerFromString(argstring: str) -> JwtChecker:
@@ -416,30 +407,21 @@ def checkerFromString(argstring: str) -> JwtChecker:
 
     Keys: ``issuer``, ``audience`` (several joined with ``+``), ``username``, ``clockSkew``,
     ``scopeKey``, and one key source: ``certFile=PEM``, ``secretFile=FILE`` (the HMAC
-    secret, never on the command line), or ``jwksUrl=https://...`` with ``jwksCa=PEM``.
+    secret, never on the command line), or ``jwksUrl=https://...`` with ``jwksCa=PEM``. As
+    for every ``--auth`` type, a piece that does not start with a key continues the value
+    before it.
 
     :raise ConfigurationError: an unknown key or a bad value.
     """
     from twisted.internet import reactor
 
-    fields: dict[str, str] = {}
-    for part in filter(None, argstring.split(",")):
-        name, equals, value = part.partition("=")
-        if not equals or name not in _ARGUMENTS:
-            raise ConfigurationError(f"--auth jwt: {part!r}: expected key=value with a key of "
-                                     f"{', '.join(_ARGUMENTS)}")
-        fields[name] = value
-    signature: dict[str, Any] = {}
-    if "certFile" in fields:
-        signature["certFile"] = fields.pop("certFile")
-    if "secretFile" in fields:
-        signature["secret"] = _readFile(fields.pop("secretFile"), "--auth jwt: secretFile") \
-            .decode("utf-8").strip("\r\n")
+    fields: dict[str, Any] = dict(fieldPairs(argstring, _ARGUMENTS, "jwt", secrets=("secret",)))
+    signature: dict[str, Any] = {
+        name: fields.pop(name) for name in ("certFile", "secret") if name in fields}
     if "jwksUrl" in fields:
         signature["jwksConfig"] = {"url": fields.pop("jwksUrl"), "cert": fields.pop("jwksCa", None)}
     elif "jwksCa" in fields:
         raise ConfigurationError("--auth jwt: jwksCa needs jwksUrl")
-    config: dict[str, Any] = dict(fields, signatureConfig=signature)
-    if "audience" in config:
-        config["audience"] = config["audience"].split("+")
-    return jwtChecker(JwtValidatorConfig(**config), reactor)
+    if "audience" in fields:
+        fields["audience"] = fields["audience"].split("+")
+    return jwtChecker(JwtValidatorConfig(signatureConfig=signature, **fields), reactor)

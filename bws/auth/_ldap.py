@@ -23,9 +23,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bws.auth._args import fieldPairs, secretFromFile
+from bws.auth._args import fieldPairs, recordFromArgs
 from bws.auth._cache import ExpiringCache
-from bws.auth.credentials import BackendUnavailable
+from bws.auth._remote import RemoteChecker
 from bws.auth.records import (
     ROLES_CACHE_SECONDS,
     LdapUserStoreConfig,
@@ -122,7 +122,7 @@ class _Refused(Exception):
 
 
 @implementer(ICredentialsChecker)
-class LdapChecker:
+class LdapChecker(RemoteChecker):
     """Checks ``IUsernamePassword`` credentials against an LDAP directory.
 
     ``requestAvatarId`` answers a :class:`bws.Principal` (``userId`` the entry's
@@ -144,15 +144,14 @@ class LdapChecker:
     """
 
     credentialInterfaces = (IUsernamePassword,)
+    kind = "LDAP store"
+    connectionErrors = (ldaperrors.LDAPException, netError.ConnectError,
+                        netError.ConnectionClosed, OSError)
 
     def __init__(self, config: LdapUserStoreConfig, reactor: Any = None,
                  clock: IReactorTime | None = None) -> None:
-        if reactor is None:
-            from twisted.internet import reactor as globalReactor
-            reactor = globalReactor
+        super().__init__(reactor, clock)
         self.config = config
-        self._reactor = reactor
-        self._clock: IReactorTime = clock if clock is not None else reactor
         url = urllib.parse.urlsplit(config.connectionUrl)
         self._tls = url.scheme == "ldaps"
         self._host = url.hostname or ""
@@ -178,9 +177,10 @@ class LdapChecker:
     def requestAvatarId(  # type: ignore[override]
             self, credentials: IUsernamePassword) -> Deferred[Principal]:
         """The principal of ``credentials``, checked against the directory (see the class)."""
-        d = Deferred.fromCoroutine(self._login(credentials))
-        d.addErrback(self._failClosed)
-        return d
+        return self._checked(self._login(credentials))
+
+    def where(self) -> str:
+        return f"{self.config.domainName} ({self.config.connectionUrl})"
 
     def close(self) -> Deferred[None]:
         """Drop the pooled search connection (the next request opens another)."""
@@ -409,24 +409,6 @@ class LdapChecker:
         # ``sent`` fires only if the connection is lost; the answer comes through ``collect``.
         return list(await self._timed(client, sent, done))
 
-    # --- failures ------------------------------------------------------------------------------
-
-    def _unavailable(self, why: str) -> BackendUnavailable:
-        _log.error("LDAP store {name} ({url}): {why}; requests are refused (503) until it"
-                   " answers", name=self.config.domainName, url=self.config.connectionUrl,
-                   why=why)
-        return BackendUnavailable(f"LDAP store unavailable: {why}")
-
-    def _failClosed(self, failure: Failure) -> Failure:
-        if failure.check(UnauthorizedLogin):
-            return failure
-        if failure.check(ldaperrors.LDAPException, netError.ConnectError,
-                         netError.ConnectionClosed, OSError):
-            return Failure(self._unavailable(f"the connection failed: {failure.value}"))
-        _log.failure("LDAP store {name}: unexpected failure; the request is refused (503)",
-                     failure, name=self.config.domainName)
-        return Failure(BackendUnavailable("LDAP store failed"))
-
 
 def _chainTo(target: Deferred[Any]) -> Callable[[Any], None]:
     """A callback passing a result (or failure) on to ``target`` unless it has fired."""
@@ -468,18 +450,12 @@ def checkerFromString(argstring: str, reactor: Any = None) -> LdapChecker:
     fields = {f.name for f in attrs.fields(LdapUserStoreConfig)}
     values: dict[str, Any] = {}
     groups: list[str] = []
-    for name, value in fieldPairs(argstring, fields | {"cert", "connectionPasswordFile"},
-                                  "ldap"):
+    for name, value in fieldPairs(argstring, fields | {"cert"}, "ldap",
+                                  secrets=("connectionPassword",)):
         if name == "groupSearchBase":
             groups.append(value)
         elif name == "cert":
             values["secureSocket"] = {"cert": value}
-        elif name == "connectionPassword":
-            raise ConfigurationError(
-                "--auth ldap: connectionPassword on the command line is readable by every user"
-                " of the machine; give connectionPasswordFile=PATH")
-        elif name == "connectionPasswordFile":
-            values["connectionPassword"] = secretFromFile(value, "--auth ldap: connectionPasswordFile")
         elif name in ("userRolesCacheEnabled", "connectionPoolingEnabled"):
             if value.lower() not in ("true", "false"):
                 raise ConfigurationError(
@@ -489,8 +465,4 @@ def checkerFromString(argstring: str, reactor: Any = None) -> LdapChecker:
             values[name] = value
     if groups:
         values["groupSearchBase"] = groups
-    try:
-        config = LdapUserStoreConfig(**values)
-    except TypeError as e:
-        raise ConfigurationError(f"--auth ldap: {e}") from None
-    return LdapChecker(config, reactor)
+    return LdapChecker(recordFromArgs(LdapUserStoreConfig, values, "ldap"), reactor)

@@ -13,13 +13,13 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from bws.auth._args import fieldPairs, secretFromFile
+from bws.auth._args import fieldPairs, recordFromArgs
 from bws.auth._cache import ExpiringCache
 from bws.auth._https import HttpsFailure, clientBasic, postForm
-from bws.auth.credentials import BackendUnavailable, IBearerToken
+from bws.auth._remote import RemoteChecker
+from bws.auth.credentials import IBearerToken
 from bws.auth.listener import scopesOf
 from bws.auth.records import (
     CacheConfig,
@@ -61,7 +61,7 @@ def _number(value: Any) -> float | None:
 
 
 @implementer(ICredentialsChecker)
-class IntrospectionChecker:
+class IntrospectionChecker(RemoteChecker):
     """Checks ``IBearerToken`` credentials by asking an RFC 7662 introspection endpoint.
 
     ``requestAvatarId`` answers a :class:`bws.Principal` for an active token (``userId`` the
@@ -81,15 +81,12 @@ class IntrospectionChecker:
     """
 
     credentialInterfaces = (IBearerToken,)
+    kind = "OAuth2 introspection"
 
     def __init__(self, config: OAuth2IntrospectionConfig, reactor: Any = None,
                  clock: IReactorTime | None = None) -> None:
-        if reactor is None:
-            from twisted.internet import reactor as globalReactor
-            reactor = globalReactor
+        super().__init__(reactor, clock)
         self.config = config
-        self._reactor = reactor
-        self._clock: IReactorTime = clock if clock is not None else reactor
         cache = config.cacheConfig
         self._cache: ExpiringCache[bytes, Principal] | None = None
         if cache is not None:
@@ -105,9 +102,10 @@ class IntrospectionChecker:
     def requestAvatarId(  # type: ignore[override]
             self, credentials: IBearerToken) -> Deferred[Principal]:
         """The principal of an active token (see the class)."""
-        d = Deferred.fromCoroutine(self._introspect(credentials.token))
-        d.addErrback(self._failClosed)
-        return d
+        return self._checked(self._introspect(credentials.token))
+
+    def where(self) -> str:
+        return f"at {self.config.url}"
 
     async def _introspect(self, token: str) -> Principal:
         if not token:
@@ -166,18 +164,6 @@ class IntrospectionChecker:
             return header
         return None
 
-    def _unavailable(self, why: str) -> BackendUnavailable:
-        _log.error("OAuth2 introspection at {url}: {why}; requests are refused (503) until"
-                   " it answers", url=self.config.url, why=why)
-        return BackendUnavailable(f"OAuth2 introspection unavailable: {why}")
-
-    def _failClosed(self, failure: Failure) -> Failure:
-        if failure.check(UnauthorizedLogin):
-            return failure
-        _log.failure("OAuth2 introspection at {url}: unexpected failure; the request is"
-                     " refused (503)", failure, url=self.config.url)
-        return Failure(BackendUnavailable("OAuth2 introspection failed"))
-
 
 def checkerFor(entry: OAuth2IntrospectionConfigWithScopes,
                reactor: Any = None) -> IntrospectionChecker:
@@ -186,7 +172,7 @@ def checkerFor(entry: OAuth2IntrospectionConfigWithScopes,
 
 
 #: ``--auth oauth2:`` fields that belong to the endpoint's client configuration.
-_CLIENT_FIELDS = ("clientId", "timeout", "customPayload")
+_CLIENT_FIELDS = ("clientId", "clientSecret", "timeout", "customPayload")
 
 
 def checkerFromString(argstring: str, reactor: Any = None) -> IntrospectionChecker:
@@ -201,18 +187,12 @@ def checkerFromString(argstring: str, reactor: Any = None) -> IntrospectionCheck
     """
     own = {f.name for f in attrs.fields(OAuth2IntrospectionConfig)} - {
         "clientConfig", "cacheConfig", "optionalParams"}
-    known = own | set(_CLIENT_FIELDS) | {"cert", "cache", "clientSecret", "clientSecretFile"}
+    known = own | set(_CLIENT_FIELDS) | {"cert", "cache"}
     values: dict[str, Any] = {}
     client: dict[str, Any] = {}
-    for name, value in fieldPairs(argstring, known, "oauth2"):
+    for name, value in fieldPairs(argstring, known, "oauth2", secrets=("clientSecret",)):
         if name in _CLIENT_FIELDS:
             client[name] = value
-        elif name == "clientSecret":
-            raise ConfigurationError(
-                "--auth oauth2: clientSecret on the command line is readable by every user of"
-                " the machine; give clientSecretFile=PATH")
-        elif name == "clientSecretFile":
-            client["clientSecret"] = secretFromFile(value, "--auth oauth2: clientSecretFile")
         elif name == "cert":
             client["secureSocket"] = {"cert": value}
         elif name == "cache":
@@ -222,8 +202,5 @@ def checkerFromString(argstring: str, reactor: Any = None) -> IntrospectionCheck
             values["cacheConfig"] = CacheConfig(capacity=int(value))
         else:
             values[name] = value
-    try:
-        config = OAuth2IntrospectionConfig(clientConfig=client, **values)
-    except TypeError as e:
-        raise ConfigurationError(f"--auth oauth2: {e}") from None
+    config = recordFromArgs(OAuth2IntrospectionConfig, dict(values, clientConfig=client), "oauth2")
     return IntrospectionChecker(config, reactor)

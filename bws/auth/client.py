@@ -29,6 +29,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
+from bws.auth._args import readFile
 from bws.auth.records import (
     BearerTokenConfig,
     CredentialsConfig,
@@ -120,18 +121,16 @@ def _signingKey(config: PrivateKeyConfig | KeyStoreConfig) -> Any:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
 
-    path = config.keyFile if isinstance(config, PrivateKeyConfig) else config.keyStore.path
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ValueError(f"cannot read {path!r}: {e.strerror or e}") from None
     if isinstance(config, PrivateKeyConfig):
+        data = readFile(config.keyFile, "PrivateKeyConfig.keyFile")
         password = config.keyPassword.encode() if config.keyPassword else None
         try:
             return serialization.load_pem_private_key(data, password)
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{path!r} holds no private key it can open ({e})") from None
+            raise ValueError(f"{config.keyFile!r} holds no private key it can open ({e})") \
+                from None
+    path = config.keyStore.path
+    data = readFile(path, "KeyStoreConfig.keyStore")
     bundle = None
     for secret in filter(None, (config.keyStore.password, config.keyPassword)):
         try:
