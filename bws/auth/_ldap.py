@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -134,7 +135,8 @@ class LdapChecker(RemoteChecker):
 
     An empty password is refused before anything is sent: an LDAP simple bind with a name
     and no password is an unauthenticated bind (RFC 4513 §5.1.2), which some servers answer
-    with success.
+    with success. A name that finds no user (or several) costs what a wrong password costs:
+    a connection and a bind with the password as a DN that does not exist.
 
     :param config: the directory.
     :param reactor: connects (``IReactorTCP``, name resolution) and times out operations;
@@ -162,6 +164,9 @@ class LdapChecker(RemoteChecker):
         self._groupFilter = _filterFrom(
             f"(&{listFilter}({config.membershipAttribute}=?))", "membershipAttribute")
         self._byName = config.membershipAttribute.lower() == "memberuid"
+        #: Bound as when a name finds no user: no entry has this random name.
+        self._absentDn = (f"{config.userNameAttribute}=bws-absent-{secrets.token_hex(16)},"
+                          f"{config.userSearchBase}")
         self._pooled: _Client | None = None
         self._pooling: Deferred[_Client] | None = None
         self._waiting: list[Deferred[_Client]] = []
@@ -206,7 +211,11 @@ class LdapChecker(RemoteChecker):
             raise UnauthorizedLogin("an empty user name or password is refused")
         user = self._roles.get(username) if self._roles is not None else None
         if user is None:
-            found = await self._findUser(username)
+            try:
+                found = await self._findUser(username)
+            except UnauthorizedLogin as refused:
+                await self._bindAsAbsent(password)
+                raise refused from None
             await self._bindAs(found.dn, password)
             user = attrs.evolve(found, groups=await self._groupsOf(found.dn, found.userId))
             if self._roles is not None:
@@ -244,6 +253,17 @@ class LdapChecker(RemoteChecker):
             raise self._unavailable(f"the user bind failed: {e.resultCode} {e.message}") from None
         finally:
             _unbind(client)
+
+    async def _bindAsAbsent(self, password: bytes) -> None:
+        """The work of a wrong password for a name that finds no user (or several): a
+        connection and a bind with ``password`` as a DN that does not exist, which the
+        directory refuses as it refuses a wrong password (RFC 4513 §6.3.1, §5.1.3). An
+        unknown name then takes as long as a known one with a wrong password, so the time
+        of a 401 does not tell which names exist."""
+        try:
+            await self._bindAs(self._absentDn, password)
+        except UnauthorizedLogin:
+            pass
 
     async def _groupsOf(self, dn: str, userId: str) -> tuple[str, ...]:
         config = self.config

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.cred.checkers import ICredentialsChecker
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from bws.auth.records import (
     CheckerWithScopes,
@@ -27,6 +30,8 @@ from bws.auth.records import (
 from bws.errors import ConfigurationError
 
 __all__ = ["BUILDERS", "Builder", "CheckerCache", "buildEntries"]
+
+_log = Logger()
 
 #: Builds the checker of one listener record: ``builder(record, reactor)``. ``reactor``
 #: is the listener's (for timers, threads and outgoing requests).
@@ -87,6 +92,25 @@ class CheckerCache:
                     f"{type(record).__name__} is not available in this version of bws")
             checker = self.checkers[record] = builder(record, reactor)
         return checker
+
+    def close(self) -> Deferred[None]:
+        """Close every checker built that has a ``close()`` (the LDAP store's pooled
+        connection): the listener calls it when it stops. A checker stays usable (it opens
+        again on its next request), so a listener started again keeps its checkers. A
+        failing ``close()`` is logged, not raised.
+
+        :return: a Deferred firing once every ``close()`` has finished.
+        """
+        closing: list[Deferred[Any]] = []
+        for checker in self.checkers.values():
+            close: Callable[[], Any] | None = getattr(checker, "close", None)
+            if callable(close):
+                closing.append(maybeDeferred(close).addErrback(_closeFailed, checker))
+        return DeferredList(closing).addCallback(lambda _: None)
+
+
+def _closeFailed(failure: Failure, checker: Any) -> None:
+    _log.failure("closing the auth checker {checker!r} failed", failure, checker=checker)
 
 
 def buildEntries(auth: Iterable[Any] | None, reactor: Any,

@@ -145,7 +145,9 @@ class Listener(service.Service):
         return cast("IPv4Address | IPv6Address", self.port.getHost()).port
 
     def gracefulStop(self) -> Deferred[None]:
-        """Refuse new connections, close open ones with 1001, fire when all are gone."""
+        """Refuse new connections, close open ones with 1001, fire when all are gone and
+        the auth checkers built for the services' records are closed (those that have a
+        ``close()``: the LDAP store's pooled connection; checkers you built are yours)."""
         self.resource.accepting = False
         closing = []
         for connection in list(self.resource.connections):
@@ -153,14 +155,15 @@ class Listener(service.Service):
             if connection.writeRefusal("text") is None:
                 connection.close(1001, None, None).addErrback(lambda f: None)
         closing.append(self._stopListening())
-        return DeferredList(closing).addCallback(lambda _: None)
+        return DeferredList(closing).addCallback(lambda _: self.checkers.close())
 
     def immediateStop(self) -> Deferred[None]:
-        """Refuse new connections and drop open ones without a close handshake."""
+        """Refuse new connections and drop open ones without a close handshake; fire once
+        the port is closed and the auth checkers too (see :meth:`gracefulStop`)."""
         self.resource.accepting = False
         for connection in list(self.resource.connections):
             connection.abort()
-        return self._stopListening()
+        return self._stopListening().addCallback(lambda _: self.checkers.close())
 
     def _stopListening(self) -> Deferred[None]:
         port, self.port = self.port, None
