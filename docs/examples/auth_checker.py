@@ -16,8 +16,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
 import bws
-import bws.testing
 from bws.auth import IBearerToken
+from auth_attempts import inMemory
 
 
 @implementer(ICredentialsChecker)
@@ -52,21 +52,9 @@ class DeployService:
         return Deployer()
 
 
-def attempt(key: str) -> str:
-    try:
-        conn = bws.testing.connect(DeployService(), "/", auth={"token": key})
-    except bws.InvalidHandshakeError as e:
-        assert e.response is not None
-        return f"{key}: {e.response.statusCode} {e.response.reasonPhrase}"
-    conn.client.writeTextMessage("v2")
-    conn.flush()
-    answers: list[str] = []
-    conn.client.readTextMessage().addCallback(answers.append)
-    return answers[0]
-
-
 def main() -> list[str]:
-    return [attempt("k-123"), attempt("k-456"), attempt("k-789")]
+    return [inMemory(DeployService(), "/", key, {"token": key}, "v2")
+            for key in ["k-123", "k-456", "k-789"]]
 
 
 if __name__ == "__main__":

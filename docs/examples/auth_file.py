@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import bws
-import bws.testing
+from auth_attempts import inMemory
 
 USERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "users.toml")
 
@@ -30,24 +30,12 @@ class NotesService:
         return Notes()
 
 
-def attempt(username: str, password: str) -> str:
-    """What ``username`` gets: the service's answer, or the refusal's status."""
-    try:
-        conn = bws.testing.connect(NotesService(), "/notes",
-                                   auth={"username": username, "password": password})
-    except bws.InvalidHandshakeError as e:
-        assert e.response is not None
-        return f"{username}: {e.response.statusCode} {e.response.reasonPhrase}"
-    conn.client.writeTextMessage("hello")
-    conn.flush()
-    answers: list[str] = []
-    conn.client.readTextMessage().addCallback(answers.append)
-    return answers[0]
-
-
 def main() -> list[str]:
-    return [attempt("alice", "xxx"), attempt("bob", "yyy"), attempt("eve", "123"),
-            attempt("alice", "wrong")]
+    """What each user gets: the service's answer, or the refusal's status."""
+    return [inMemory(NotesService(), "/notes", username,
+                     {"username": username, "password": password}, "hello")
+            for username, password in [("alice", "xxx"), ("bob", "yyy"), ("eve", "123"),
+                                       ("alice", "wrong")]]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import bws
-import bws.testing
+from auth_attempts import inMemory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: A key pair made for these docs (it protects nothing; never ship a private key this way).
@@ -43,21 +43,9 @@ def issuer(scopes: str) -> bws.JwtIssuerConfig:
         signatureConfig={"algorithm": "RS256", "config": {"keyFile": SIGNER_KEY}})
 
 
-def attempt(scopes: str) -> str:
-    try:
-        conn = bws.testing.connect(WhoAmIService(), "/", auth=issuer(scopes))
-    except bws.InvalidHandshakeError as e:
-        assert e.response is not None
-        return f"scp={scopes!r}: {e.response.statusCode} {e.response.reasonPhrase}"
-    conn.client.writeTextMessage("?")
-    conn.flush()
-    answers: list[str] = []
-    conn.client.readTextMessage().addCallback(answers.append)
-    return answers[0]
-
-
 def main() -> list[str]:
-    return [attempt("write update"), attempt("read")]
+    return [inMemory(WhoAmIService(), "/", f"scp={scopes!r}", issuer(scopes), "?")
+            for scopes in ["write update", "read"]]
 
 
 if __name__ == "__main__":

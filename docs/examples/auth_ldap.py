@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import react
 
 import bws
+from auth_attempts import onLoopback
 
 
 class Notes:
@@ -45,31 +46,10 @@ def notesService(url: str, bindDn: str, bindPassword: str, suffix: str) -> objec
     return NotesService()
 
 
-async def attempt(wsUrl: str, username: str, password: str) -> str:
-    """What ``username`` gets: the service's answer, or the refusal."""
-    try:
-        client = await bws.Client.connect(
-            wsUrl, auth=bws.CredentialsConfig(username=username, password=password))
-    except bws.InvalidHandshakeError as e:
-        assert e.response is not None
-        return f"{username}: {e.response.statusCode} {e.response.reasonPhrase}"
-    await client.writeTextMessage("hello")
-    answer: str = await client.readTextMessage()
-    await client.close()
-    return answer
-
-
 async def main(url: str, bindDn: str, bindPassword: str, suffix: str) -> list[str]:
-    listener = bws.Listener(0, host="127.0.0.1")
-    listener.attach(notesService(url, bindDn, bindPassword, suffix), "/notes")
-    await listener.start()
-    try:
-        wsUrl = f"ws://127.0.0.1:{listener.listeningPort}/notes"
-        return [await attempt(wsUrl, "alice", "alice-pw"),
-                await attempt(wsUrl, "bob", "bob-pw"),
-                await attempt(wsUrl, "alice", "wrong")]
-    finally:
-        await listener.immediateStop()
+    return await onLoopback(notesService(url, bindDn, bindPassword, suffix), "/notes", [
+        (username, bws.CredentialsConfig(username=username, password=password))
+        for username, password in [("alice", "alice-pw"), ("bob", "bob-pw"), ("alice", "wrong")]])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import react
 
 import bws
+from auth_attempts import onLoopback
 
 
 class Notes:
@@ -52,31 +53,12 @@ def grant(server: str, caFile: str, scopes: list[str]) -> bws.OAuth2ClientCreden
         clientConfig=bws.OAuth2ClientConfig(secureSocket=bws.ClientSecureSocket(cert=caFile)))
 
 
-async def attempt(wsUrl: str, name: str, auth: object) -> str:
-    try:
-        client = await bws.Client.connect(wsUrl, auth=auth)
-    except bws.InvalidHandshakeError as e:
-        assert e.response is not None
-        return f"{name}: {e.response.statusCode} {e.response.reasonPhrase}"
-    await client.writeTextMessage("hello")
-    answer: str = await client.readTextMessage()
-    await client.close()
-    return answer
-
-
 async def main(server: str, caFile: str) -> list[str]:
-    listener = bws.Listener(0, host="127.0.0.1")
-    listener.attach(notesService(server, caFile), "/notes")
-    await listener.start()
-    try:
-        wsUrl = f"ws://127.0.0.1:{listener.listeningPort}/notes"
-        return [
-            await attempt(wsUrl, "write update", grant(server, caFile, ["write", "update"])),
-            await attempt(wsUrl, "read", grant(server, caFile, ["read"])),
-            await attempt(wsUrl, "inactive", bws.BearerTokenConfig(token="no-such-token")),
-        ]
-    finally:
-        await listener.immediateStop()
+    return await onLoopback(notesService(server, caFile), "/notes", [
+        ("write update", grant(server, caFile, ["write", "update"])),
+        ("read", grant(server, caFile, ["read"])),
+        ("inactive", bws.BearerTokenConfig(token="no-such-token")),
+    ])
 
 
 if __name__ == "__main__":

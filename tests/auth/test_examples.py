@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from types import ModuleType
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,7 +17,9 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def example(name: str) -> ModuleType:
-    """Load ``docs/examples/<name>.py``."""
+    """Load ``docs/examples/<name>.py`` (its folder importable, as when it is run)."""
+    if EXAMPLES not in sys.path:
+        sys.path.append(EXAMPLES)
     spec = importlib.util.spec_from_file_location(f"docs_example_{name}",
                                                   os.path.join(EXAMPLES, f"{name}.py"))
     assert spec is not None and spec.loader is not None
