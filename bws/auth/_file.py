@@ -45,6 +45,7 @@ from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
 from bws.auth._args import readFile
+from bws.auth.credentials import hasControl
 from bws.auth.records import FileUserStoreConfig
 from bws.errors import ConfigurationError
 from bws.request import Principal
@@ -301,7 +302,7 @@ def _user(table: Mapping[str, Any], where: str) -> User:
     username = table.get("username")
     if not isinstance(username, str) or not username:
         raise ConfigurationError(f"{where}: username must be non-empty text")
-    if ":" in username or any(ord(c) < 0x20 or ord(c) == 0x7F for c in username):
+    if ":" in username or hasControl(username):
         raise ConfigurationError(
             f"{where}: username {username!r} holds a colon or a control character, which "
             "Basic credentials cannot carry (RFC 7617 §2)")
@@ -400,9 +401,9 @@ def fileChecker(config: FileUserStoreConfig, reactor: Any) -> FileUserStoreCheck
     return FileUserStoreChecker(loadUsers(config.path), reactor, config.path)
 
 
-def checkerFromString(argstring: str) -> FileUserStoreChecker:
+def checkerFromString(argstring: str, reactor: Any = None) -> FileUserStoreChecker:
     """``twistd bws --auth toml:PATH``: the checker of the TOML file at ``PATH``, checking
-    hashes in the global reactor's thread pool."""
-    from twisted.internet import reactor
-
+    hashes in ``reactor``'s thread pool (the global reactor's by default)."""
+    if reactor is None:
+        from twisted.internet import reactor
     return fileChecker(FileUserStoreConfig(argstring), reactor)

@@ -402,7 +402,7 @@ _ARGUMENTS = ("issuer", "audience", "username", "clockSkew", "scopeKey", "certFi
               "jwksUrl", "jwksCa")
 
 
-def checkerFromString(argstring: str) -> JwtChecker:
+def checkerFromString(argstring: str, reactor: Any = None) -> JwtChecker:
     """``twistd bws --auth jwt:issuer=...,audience=...,jwksUrl=https://...``.
 
     Keys: ``issuer``, ``audience`` (several joined with ``+``), ``username``, ``clockSkew``,
@@ -411,10 +411,11 @@ def checkerFromString(argstring: str) -> JwtChecker:
     for every ``--auth`` type, a piece that does not start with a key continues the value
     before it.
 
+    :param reactor: times tokens and fetches a key set; the global reactor by default.
     :raise ConfigurationError: an unknown key or a bad value.
     """
-    from twisted.internet import reactor
-
+    if reactor is None:
+        from twisted.internet import reactor
     fields: dict[str, Any] = dict(fieldPairs(argstring, _ARGUMENTS, "jwt", secrets=("secret",)))
     signature: dict[str, Any] = {
         name: fields.pop(name) for name in ("certFile", "secret") if name in fields}

@@ -30,6 +30,7 @@ from twisted.internet.interfaces import IReactorTime
 from zope.interface import implementer
 
 from bws.auth._args import readFile
+from bws.auth.credentials import hasControl
 from bws.auth.records import (
     BearerTokenConfig,
     CredentialsConfig,
@@ -52,10 +53,6 @@ OAUTH2_FAILURE = "Failed to enrich request with OAuth2 token."
 #: A cached token is replaced once it has less than this many seconds left (or less than
 #: half its lifetime, when that is shorter).
 REFRESH_MARGIN = 60.0
-
-
-def _hasControl(text: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def checkHeaderValue(value: Any) -> str:
@@ -84,7 +81,7 @@ class BasicAuth:
         if ":" in username:
             return fail(AuthError(f"{BASIC_FAILURE} Username cannot contain a colon "
                                   "(RFC 7617 §2)."))
-        if _hasControl(username) or _hasControl(password):
+        if hasControl(username) or hasControl(password):
             return fail(AuthError(f"{BASIC_FAILURE} Username and password cannot contain "
                                   "control characters (RFC 7617 §2)."))
         pair = f"{username}:{password}".encode()

@@ -13,7 +13,7 @@ from twisted.cred.error import UnauthorizedLogin
 from zope.interface import Attribute, implementer
 
 __all__ = ["IBearerToken", "BearerToken", "BackendUnavailable", "credentialsFrom",
-           "IUsernamePassword", "UsernamePassword"]
+           "IUsernamePassword", "UsernamePassword", "hasControl"]
 
 
 class IBearerToken(ICredentials):
@@ -33,6 +33,12 @@ class BearerToken:
 class BackendUnavailable(UnauthorizedLogin):
     """The store behind a checker (LDAP server, JWKS or introspection endpoint) did not
     answer in time or answered garbage: the request is refused (503), never let through."""
+
+
+def hasControl(text: str) -> bool:
+    """Whether ``text`` holds a control character (C0 or DEL), which Basic credentials cannot
+    carry (RFC 7617 §2)."""
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def credentialsFrom(header: str | None) -> UsernamePassword | BearerToken | None:
