@@ -156,6 +156,17 @@ def _optionalText() -> Any:
 # -- listener: any twisted.cred checker -------------------------------------------------
 
 
+#: The shortest HMAC secret accepted, in bytes: the output of SHA-256 (RFC 7518 §3.2).
+_HMAC_MIN_BYTES = 32
+
+
+def _checkHmacSecret(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """An HMAC secret: text of at least :data:`_HMAC_MIN_BYTES` bytes in UTF-8."""
+    if isinstance(value, str) and len(value.encode("utf-8")) < _HMAC_MIN_BYTES:
+        _checks.fail(instance, attribute,
+                     f"an HMAC secret must be at least {_HMAC_MIN_BYTES} bytes (RFC 7518 §3.2)")
+
+
 def _checkChecker(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not ICredentialsChecker.providedBy(value):
         _checks.fail(instance, attribute,
@@ -278,8 +289,9 @@ class ValidatorSignatureConfig:
     trustStoreConfig: TrustStoreConfig | None = attrs.field(
         default=None, converter=_asTrustStoreConfig,
         validator=_checks.checkInstanceOf(TrustStoreConfig, optional=True))
-    secret: str | None = attrs.field(default=None, repr=False,
-                                     validator=_checks.checkText(optional=True))
+    secret: str | None = attrs.field(
+        default=None, repr=False,
+        validator=[_checks.checkText(optional=True), _checkHmacSecret])
 
     def __attrs_post_init__(self) -> None:
         given = [name for name in ("jwksConfig", "certFile", "trustStoreConfig", "secret")
@@ -288,10 +300,6 @@ class ValidatorSignatureConfig:
             raise ConfigurationError(
                 "ValidatorSignatureConfig: give exactly one of jwksConfig, certFile, "
                 f"trustStoreConfig, secret (got {', '.join(given) or 'none'})")
-        if self.secret is not None and len(self.secret.encode("utf-8")) < 32:
-            raise ConfigurationError(
-                "ValidatorSignatureConfig.secret: an HMAC secret must be at least 32 bytes "
-                "(RFC 7518 §3.2)")
 
 
 @attrs.frozen
@@ -330,260 +338,7 @@ class JwtValidatorConfigWithScopes:
     scopes: Scopes = _scopesField()
 
 
-# -- listener entries ---------------------------------------------------------------------
-
-#: The spec's listener records by the key naming them in a mapping
-#: (``{"fileUserStoreConfig": {...}, "scopes": [...]}``), as the reference writes entries.
-LISTENER_RECORDS: dict[str, type[Any]] = {
-    "fileUserStoreConfig": FileUserStoreConfigWithScopes,
-    "jwtValidatorConfig": JwtValidatorConfigWithScopes,
-}
-
-
-def listenerEntry(value: Any, where: str = "WSServiceConfig.auth") -> Any:
-    """One ``WSServiceConfig.auth`` entry as a record.
-
-    A record of :data:`LISTENER_RECORDS` or a :class:`CheckerWithScopes` is kept; a bare
-    ``ICredentialsChecker`` becomes ``CheckerWithScopes(checker)``; a mapping with one key
-    of :data:`LISTENER_RECORDS` (and ``scopes``) becomes that record.
-
-    :raise ConfigurationError: naming ``where`` when the value is none of these.
-    """
-    if isinstance(value, CheckerWithScopes) or type(value) in LISTENER_RECORDS.values():
-        return value
-    if ICredentialsChecker.providedBy(value):
-        return CheckerWithScopes(value)
-    if isinstance(value, Mapping):
-        keys = [k for k in value if k in LISTENER_RECORDS]
-        if len(keys) == 1:
-            return _checks.build(LISTENER_RECORDS[keys[0]], value)
-        raise ConfigurationError(
-            f"{where}: a mapping entry needs exactly one of {', '.join(LISTENER_RECORDS)} "
-            f"(and scopes); got keys {', '.join(map(str, value)) or 'none'}")
-    raise ConfigurationError(
-        f"{where}: must be a {', '.join(r.__name__ for r in LISTENER_RECORDS.values())}, "
-        f"a CheckerWithScopes or a twisted.cred ICredentialsChecker; got "
-        f"{type(value).__name__}")
-
-
-def listenerEntries(value: Any) -> tuple[Any, ...] | None:
-    """Converter of ``WSServiceConfig.auth``: ``None`` or each entry through
-    :func:`listenerEntry`, naming its index when refused."""
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-        value = [value]
-    return tuple(listenerEntry(entry, f"WSServiceConfig.auth[{i}]")
-                 for i, entry in enumerate(value))
-
-
-# -- client ---------------------------------------------------------------------------------
-
-
-class IClientAuth(Interface):
-    """A source of the client's ``Authorization`` header: give one as
-    ``ClientConfiguration.auth`` to compute the header yourself.
-
-    bws asks it before every connection attempt (the first and each reconnect), so a
-    source that caches a token refreshes it there.
-    """
-
-    def authorizationHeader(clock: IReactorTime, reactor: Any) -> Deferred[str]:
-        """The whole header value (``"Bearer abc"``), or a failure with
-        :class:`bws.AuthError` saying why none could be made.
-
-        :param clock: the client's clock (token lifetimes are measured on it).
-        :param reactor: the client's reactor (for a request to a token endpoint).
-        """
-
-
-@attrs.frozen
-class CredentialsConfig:
-    """Basic authentication (RFC 7617): ``Authorization: Basic base64(username:password)``.
-
-    :ivar username: UTF-8; must not be empty or hold a colon (checked when connecting).
-    :ivar password: UTF-8; may hold colons.
-    """
-
-    username: str = attrs.field(validator=_checks.checkText())
-    password: str = attrs.field(repr=False, validator=_checks.checkText())
-
-
-@attrs.frozen
-class BearerTokenConfig:
-    """A fixed bearer token (RFC 6750 §2.1): ``Authorization: Bearer <token>``."""
-
-    token: str = attrs.field(repr=False, validator=_checks.checkText())
-
-
-@attrs.frozen
-class PrivateKeyConfig:
-    """A PEM private key file (encrypted with ``keyPassword``, if given) to sign with."""
-
-    keyFile: str = attrs.field(converter=pathText, validator=_checks.checkText())
-    keyPassword: str | None = attrs.field(default=None, repr=False,
-                                          validator=_checks.checkText(optional=True))
-
-
-@attrs.frozen
-class KeyStoreConfig:
-    """The private key named ``keyAlias`` in a PKCS#12 ``keyStore`` to sign with.
-
-    :ivar keyPassword: the key's password when it differs from the key store's.
-    """
-
-    keyStore: KeyStore = attrs.field(converter=_asKeyStore,
-                                     validator=_checks.checkInstanceOf(KeyStore))
-    keyAlias: str = attrs.field(validator=_checks.checkText())
-    keyPassword: str | None = attrs.field(default=None, repr=False,
-                                          validator=_checks.checkText(optional=True))
-
-
-def _signingKey(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if "keyStore" in value:
-            return _checks.build(KeyStoreConfig, value)
-        return _checks.build(PrivateKeyConfig, value)
-    return value
-
-
-def _checkSigningKey(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, (PrivateKeyConfig, KeyStoreConfig, str)):
-        _checks.fail(instance, attribute, "must be a PrivateKeyConfig, a KeyStoreConfig or an "
-                                          f"HMAC secret (str), not {type(value).__name__}")
-    if isinstance(value, str) and len(value.encode("utf-8")) < 32:
-        _checks.fail(instance, attribute, "an HMAC secret must be at least 32 bytes "
-                                          "(RFC 7518 §3.2)")
-
-
-def _checkIssuerAlgorithm(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value not in JWT_ALGORITHMS:
-        _checks.fail(instance, attribute,
-                     f"must be one of {', '.join(JWT_ALGORITHMS)}, got {value!r}")
-
-
-@attrs.frozen
-class IssuerSignatureConfig:
-    """How a self-issued JWT is signed (spec ``IssuerSignatureConfig``).
-
-    :ivar algorithm: a JWS algorithm fitting the key (RS*/PS* for RSA, ES* for EC, EdDSA for
-        Ed25519, HS* for a secret); never ``none``.
-    :ivar config: a :class:`PrivateKeyConfig`, a :class:`KeyStoreConfig`, or an HMAC secret.
-    """
-
-    config: PrivateKeyConfig | KeyStoreConfig | str = attrs.field(
-        converter=_signingKey, validator=_checkSigningKey, repr=False)
-    algorithm: str = attrs.field(default="RS256", validator=_checkIssuerAlgorithm)
-
-    def __attrs_post_init__(self) -> None:
-        secret = isinstance(self.config, str)
-        if secret != self.algorithm.startswith("HS"):
-            raise ConfigurationError(
-                f"IssuerSignatureConfig.algorithm: {self.algorithm} does not fit "
-                + ("an HMAC secret (use HS256, HS384 or HS512)" if secret else
-                   "a private key (HS* algorithms take a secret)"))
-        bits = int(self.algorithm[2:]) if secret else 0
-        if secret and len(str(self.config).encode("utf-8")) * 8 < bits:
-            raise ConfigurationError(
-                f"IssuerSignatureConfig.config: {self.algorithm} needs a secret of at least "
-                f"{bits // 8} bytes (RFC 7518 §3.2)")
-
-
-def _claims(value: Any) -> Any:
-    return None if value is None else (dict(value) if isinstance(value, Mapping) else value)
-
-
-def _checkClaims(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not isinstance(value, dict):
-        _checks.fail(instance, attribute, f"must be a mapping, not {type(value).__name__}")
-
-
-@attrs.frozen
-class JwtIssuerConfig:
-    """A JWT the client signs itself, sent as ``Authorization: Bearer`` (spec
-    ``JwtIssuerConfig``). It carries ``iat``, ``nbf`` and ``exp`` (``expTime`` seconds on)
-    and is issued again before it expires.
-
-    :ivar username: the ``sub`` claim.
-    :ivar issuer: the ``iss`` claim.
-    :ivar audience: the ``aud`` claim (one string or a list).
-    :ivar jwtId: the ``jti`` claim.
-    :ivar keyId: the ``kid`` header.
-    :ivar customClaims: more claims (JSON values); they cannot replace the ones above.
-    :ivar expTime: decimal seconds the token is valid for.
-    :ivar signatureConfig: how it is signed.
-    """
-
-    signatureConfig: IssuerSignatureConfig = attrs.field(
-        converter=_asIssuerSignatureConfig,
-        validator=_checks.checkInstanceOf(IssuerSignatureConfig))
-    username: str | None = _optionalText()
-    issuer: str | None = _optionalText()
-    audience: tuple[str, ...] | None = attrs.field(
-        default=None, converter=optionalNameTuple, validator=_checks.checkNames(optional=True))
-    jwtId: str | None = _optionalText()
-    keyId: str | None = _optionalText()
-    customClaims: dict[str, Any] | None = attrs.field(default=None, converter=_claims,
-                                                      validator=_checkClaims)
-    expTime: float = _checks.secondsField(300, positive=True)
-
-
-def _isCredentials(keys: set[str]) -> bool:
-    return keys == {"username", "password"}
-
-
-def _isBearer(keys: set[str]) -> bool:
-    return keys == {"token"}
-
-
-def _isJwtIssuer(keys: set[str]) -> bool:
-    return "signatureConfig" in keys and keys <= {a.name for a in attrs.fields(JwtIssuerConfig)}
-
-
-#: The client auth records, each with the test telling a mapping of its fields from the
-#: others (``{"username": ..., "password": ...}`` is a CredentialsConfig), in the order
-#: tried. The OAuth2 grant records add themselves here.
-CLIENT_RECORDS: list[tuple[type[Any], Callable[[set[str]], bool]]] = [
-    (CredentialsConfig, _isCredentials),
-    (BearerTokenConfig, _isBearer),
-    (JwtIssuerConfig, _isJwtIssuer),
-]
-
-
-def clientAuth(value: Any) -> Any:
-    """Converter and check of ``ClientConfiguration.auth``.
-
-    Kept as given: ``None``, a record of :data:`CLIENT_RECORDS`, an object providing
-    :class:`IClientAuth`. A mapping becomes the record whose fields it holds:
-    ``{"username", "password"}`` a :class:`CredentialsConfig`, ``{"token"}`` a
-    :class:`BearerTokenConfig`, ``JwtIssuerConfig`` fields with ``signatureConfig`` a
-    :class:`JwtIssuerConfig`, and so on.
-
-    :raise ConfigurationError: naming ``ClientConfiguration.auth`` for anything else. The
-        message names the value's type only: a token passed by mistake is not echoed.
-    """
-    if value is None or IClientAuth.providedBy(value):
-        return value
-    if any(isinstance(value, record) for record, _ in CLIENT_RECORDS):
-        return value
-    names = ", ".join(record.__name__ for record, _ in CLIENT_RECORDS)
-    if isinstance(value, Mapping):
-        keys = {str(k) for k in value}
-        for record, matches in CLIENT_RECORDS:
-            if matches(keys):
-                try:
-                    return _checks.build(record, value)
-                except ConfigurationError as e:
-                    raise ConfigurationError(f"ClientConfiguration.auth: {e}") from None
-        raise ConfigurationError(
-            f"ClientConfiguration.auth: a mapping with keys {', '.join(sorted(keys)) or 'none'}"
-            f" is none of {names}")
-    raise ConfigurationError(
-        f"ClientConfiguration.auth: must be one of {names}, a mapping of one's fields, or "
-        f"an IClientAuth provider; got {type(value).__name__}")
-
-
-# --- LDAP and OAuth2 introspection (auth-b) -----------------------------------------------------
+# -- listener: LDAP user store and OAuth2 introspection ---------------------------------
 
 #: How long ``userRolesCacheEnabled`` keeps a user's DN and groups, in seconds.
 ROLES_CACHE_SECONDS = 300.0
@@ -867,5 +622,248 @@ class OAuth2IntrospectionConfigWithScopes:
     scopes: Scopes = _scopesField()
 
 
-LISTENER_RECORDS["ldapUserStoreConfig"] = LdapUserStoreConfigWithScopes
-LISTENER_RECORDS["oauth2IntrospectionConfig"] = OAuth2IntrospectionConfigWithScopes
+# -- listener entries ---------------------------------------------------------------------
+
+#: The spec's listener records by the key naming them in a mapping
+#: (``{"fileUserStoreConfig": {...}, "scopes": [...]}``), as the reference writes entries.
+LISTENER_RECORDS: dict[str, type[Any]] = {
+    "fileUserStoreConfig": FileUserStoreConfigWithScopes,
+    "jwtValidatorConfig": JwtValidatorConfigWithScopes,
+    "ldapUserStoreConfig": LdapUserStoreConfigWithScopes,
+    "oauth2IntrospectionConfig": OAuth2IntrospectionConfigWithScopes,
+}
+
+
+def listenerEntry(value: Any, where: str = "WSServiceConfig.auth") -> Any:
+    """One ``WSServiceConfig.auth`` entry as a record.
+
+    A record of :data:`LISTENER_RECORDS` or a :class:`CheckerWithScopes` is kept; a bare
+    ``ICredentialsChecker`` becomes ``CheckerWithScopes(checker)``; a mapping with one key
+    of :data:`LISTENER_RECORDS` (and ``scopes``) becomes that record.
+
+    :raise ConfigurationError: naming ``where`` when the value is none of these.
+    """
+    if isinstance(value, CheckerWithScopes) or type(value) in LISTENER_RECORDS.values():
+        return value
+    if ICredentialsChecker.providedBy(value):
+        return CheckerWithScopes(value)
+    if isinstance(value, Mapping):
+        keys = [k for k in value if k in LISTENER_RECORDS]
+        if len(keys) == 1:
+            return _checks.build(LISTENER_RECORDS[keys[0]], value)
+        raise ConfigurationError(
+            f"{where}: a mapping entry needs exactly one of {', '.join(LISTENER_RECORDS)} "
+            f"(and scopes); got keys {', '.join(map(str, value)) or 'none'}")
+    raise ConfigurationError(
+        f"{where}: must be a {', '.join(r.__name__ for r in LISTENER_RECORDS.values())}, "
+        f"a CheckerWithScopes or a twisted.cred ICredentialsChecker; got "
+        f"{type(value).__name__}")
+
+
+def listenerEntries(value: Any) -> tuple[Any, ...] | None:
+    """Converter of ``WSServiceConfig.auth``: ``None`` or each entry through
+    :func:`listenerEntry`, naming its index when refused."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        value = [value]
+    return tuple(listenerEntry(entry, f"WSServiceConfig.auth[{i}]")
+                 for i, entry in enumerate(value))
+
+
+# -- client ---------------------------------------------------------------------------------
+
+
+class IClientAuth(Interface):
+    """A source of the client's ``Authorization`` header: give one as
+    ``ClientConfiguration.auth`` to compute the header yourself.
+
+    bws asks it before every connection attempt (the first and each reconnect), so a
+    source that caches a token refreshes it there.
+    """
+
+    def authorizationHeader(clock: IReactorTime, reactor: Any) -> Deferred[str]:
+        """The whole header value (``"Bearer abc"``), or a failure with
+        :class:`bws.AuthError` saying why none could be made.
+
+        :param clock: the client's clock (token lifetimes are measured on it).
+        :param reactor: the client's reactor (for a request to a token endpoint).
+        """
+
+
+@attrs.frozen
+class CredentialsConfig:
+    """Basic authentication (RFC 7617): ``Authorization: Basic base64(username:password)``.
+
+    :ivar username: UTF-8; must not be empty or hold a colon (checked when connecting).
+    :ivar password: UTF-8; may hold colons.
+    """
+
+    username: str = attrs.field(validator=_checks.checkText())
+    password: str = attrs.field(repr=False, validator=_checks.checkText())
+
+
+@attrs.frozen
+class BearerTokenConfig:
+    """A fixed bearer token (RFC 6750 §2.1): ``Authorization: Bearer <token>``."""
+
+    token: str = attrs.field(repr=False, validator=_checks.checkText())
+
+
+@attrs.frozen
+class PrivateKeyConfig:
+    """A PEM private key file (encrypted with ``keyPassword``, if given) to sign with."""
+
+    keyFile: str = attrs.field(converter=pathText, validator=_checks.checkText())
+    keyPassword: str | None = attrs.field(default=None, repr=False,
+                                          validator=_checks.checkText(optional=True))
+
+
+@attrs.frozen
+class KeyStoreConfig:
+    """The private key named ``keyAlias`` in a PKCS#12 ``keyStore`` to sign with.
+
+    :ivar keyPassword: the key's password when it differs from the key store's.
+    """
+
+    keyStore: KeyStore = attrs.field(converter=_asKeyStore,
+                                     validator=_checks.checkInstanceOf(KeyStore))
+    keyAlias: str = attrs.field(validator=_checks.checkText())
+    keyPassword: str | None = attrs.field(default=None, repr=False,
+                                          validator=_checks.checkText(optional=True))
+
+
+def _signingKey(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if "keyStore" in value:
+            return _checks.build(KeyStoreConfig, value)
+        return _checks.build(PrivateKeyConfig, value)
+    return value
+
+
+def _checkSigningKey(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, (PrivateKeyConfig, KeyStoreConfig, str)):
+        _checks.fail(instance, attribute, "must be a PrivateKeyConfig, a KeyStoreConfig or an "
+                                          f"HMAC secret (str), not {type(value).__name__}")
+    _checkHmacSecret(instance, attribute, value)
+
+
+@attrs.frozen
+class IssuerSignatureConfig:
+    """How a self-issued JWT is signed (spec ``IssuerSignatureConfig``).
+
+    :ivar algorithm: a JWS algorithm fitting the key (RS*/PS* for RSA, ES* for EC, EdDSA for
+        Ed25519, HS* for a secret); never ``none``.
+    :ivar config: a :class:`PrivateKeyConfig`, a :class:`KeyStoreConfig`, or an HMAC secret.
+    """
+
+    config: PrivateKeyConfig | KeyStoreConfig | str = attrs.field(
+        converter=_signingKey, validator=_checkSigningKey, repr=False)
+    algorithm: str = attrs.field(default="RS256", validator=_checks.checkOneOf(*JWT_ALGORITHMS))
+
+    def __attrs_post_init__(self) -> None:
+        secret = isinstance(self.config, str)
+        if secret != self.algorithm.startswith("HS"):
+            raise ConfigurationError(
+                f"IssuerSignatureConfig.algorithm: {self.algorithm} does not fit "
+                + ("an HMAC secret (use HS256, HS384 or HS512)" if secret else
+                   "a private key (HS* algorithms take a secret)"))
+        bits = int(self.algorithm[2:]) if secret else 0
+        if secret and len(str(self.config).encode("utf-8")) * 8 < bits:
+            raise ConfigurationError(
+                f"IssuerSignatureConfig.config: {self.algorithm} needs a secret of at least "
+                f"{bits // 8} bytes (RFC 7518 §3.2)")
+
+
+def _claims(value: Any) -> Any:
+    return None if value is None else (dict(value) if isinstance(value, Mapping) else value)
+
+
+def _checkClaims(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not isinstance(value, dict):
+        _checks.fail(instance, attribute, f"must be a mapping, not {type(value).__name__}")
+
+
+@attrs.frozen
+class JwtIssuerConfig:
+    """A JWT the client signs itself, sent as ``Authorization: Bearer`` (spec
+    ``JwtIssuerConfig``). It carries ``iat``, ``nbf`` and ``exp`` (``expTime`` seconds on)
+    and is issued again before it expires.
+
+    :ivar username: the ``sub`` claim.
+    :ivar issuer: the ``iss`` claim.
+    :ivar audience: the ``aud`` claim (one string or a list).
+    :ivar jwtId: the ``jti`` claim.
+    :ivar keyId: the ``kid`` header.
+    :ivar customClaims: more claims (JSON values); they cannot replace the ones above.
+    :ivar expTime: decimal seconds the token is valid for.
+    :ivar signatureConfig: how it is signed.
+    """
+
+    signatureConfig: IssuerSignatureConfig = attrs.field(
+        converter=_asIssuerSignatureConfig,
+        validator=_checks.checkInstanceOf(IssuerSignatureConfig))
+    username: str | None = _optionalText()
+    issuer: str | None = _optionalText()
+    audience: tuple[str, ...] | None = attrs.field(
+        default=None, converter=optionalNameTuple, validator=_checks.checkNames(optional=True))
+    jwtId: str | None = _optionalText()
+    keyId: str | None = _optionalText()
+    customClaims: dict[str, Any] | None = attrs.field(default=None, converter=_claims,
+                                                      validator=_checkClaims)
+    expTime: float = _checks.secondsField(300, positive=True)
+
+
+def _isCredentials(keys: set[str]) -> bool:
+    return keys == {"username", "password"}
+
+
+def _isBearer(keys: set[str]) -> bool:
+    return keys == {"token"}
+
+
+def _isJwtIssuer(keys: set[str]) -> bool:
+    return "signatureConfig" in keys and keys <= {a.name for a in attrs.fields(JwtIssuerConfig)}
+
+
+#: The client auth records, each with the test telling a mapping of its fields from the
+#: others (``{"username": ..., "password": ...}`` is a CredentialsConfig), in the order
+#: tried. The OAuth2 grant records add themselves here.
+CLIENT_RECORDS: list[tuple[type[Any], Callable[[set[str]], bool]]] = [
+    (CredentialsConfig, _isCredentials),
+    (BearerTokenConfig, _isBearer),
+    (JwtIssuerConfig, _isJwtIssuer),
+]
+
+
+def clientAuth(value: Any) -> Any:
+    """Converter and check of ``ClientConfiguration.auth``.
+
+    Kept as given: ``None``, a record of :data:`CLIENT_RECORDS`, an object providing
+    :class:`IClientAuth`. A mapping becomes the record whose fields it holds:
+    ``{"username", "password"}`` a :class:`CredentialsConfig`, ``{"token"}`` a
+    :class:`BearerTokenConfig`, ``JwtIssuerConfig`` fields with ``signatureConfig`` a
+    :class:`JwtIssuerConfig`, and so on.
+
+    :raise ConfigurationError: naming ``ClientConfiguration.auth`` for anything else. The
+        message names the value's type only: a token passed by mistake is not echoed.
+    """
+    if value is None or IClientAuth.providedBy(value):
+        return value
+    if any(isinstance(value, record) for record, _ in CLIENT_RECORDS):
+        return value
+    names = ", ".join(record.__name__ for record, _ in CLIENT_RECORDS)
+    if isinstance(value, Mapping):
+        keys = {str(k) for k in value}
+        for record, matches in CLIENT_RECORDS:
+            if matches(keys):
+                try:
+                    return _checks.build(record, value)
+                except ConfigurationError as e:
+                    raise ConfigurationError(f"ClientConfiguration.auth: {e}") from None
+        raise ConfigurationError(
+            f"ClientConfiguration.auth: a mapping with keys {', '.join(sorted(keys)) or 'none'}"
+            f" is none of {names}")
+    raise ConfigurationError(
+        f"ClientConfiguration.auth: must be one of {names}, a mapping of one's fields, or "
+        f"an IClientAuth provider; got {type(value).__name__}")
