@@ -113,8 +113,8 @@ def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
 #: Appended to a compressed message before it is inflated (RFC 7692 §7.2.2).
 _TAIL = b"\x00\x00\xff\xff"
 #: Every message is inflated with the largest window, which decodes a stream deflated with
-#: any smaller one (RFC 1951 §2: distances never exceed the sender's window), and so
-#: tolerates peers that round a promised window of 8 bits up to 9.
+#: any smaller one (its distances reach back no further than its own window, RFC 7692
+#: §7.1.2), and so tolerates peers that round a promised window of 8 bits up to 9.
 _INFLATE_BITS = 15
 _WINDOW = 1 << _INFLATE_BITS
 
@@ -194,7 +194,6 @@ class _Deflate(PerMessageDeflate):
     def end_decompress_message(self) -> None:
         inflater = self._inflater
         if inflater is not None:  # None: the message ended with a final block
-
             try:
                 tail = inflater.decompress(_TAIL)
             except zlib.error as e:
