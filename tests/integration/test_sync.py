@@ -1,22 +1,31 @@
-"""Tests for ``bws.sync.Client``: the blocking facade, called from a non-reactor thread."""
+"""Tests for ``bws.sync.Client``: the blocking facade, in a process whose reactor crochet runs.
+
+``bws.sync`` is for scripts without a reactor: crochet starts one in a background thread. A
+trial process already runs its reactor in the main thread, and trial fires the reactor's
+``shutdown`` event after every test it runs in a ``-j`` worker, which stops crochet's result
+registry for good. So the blocking calls run where they belong, in a script process of their
+own (``tests.integration.syncpeer``) that talks to a listener of this test; only the refusal
+in the reactor thread, which never reaches crochet, is checked in this process.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from typing import Any
 
-import crochet
 from twisted.internet import reactor
-from twisted.internet.defer import inlineCallbacks
-from twisted.internet.threads import deferToThread
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
 import bws
 import bws.sync
 from bws.testing.echo import EchoUpgradeService
 
-# trial runs the reactor in the main thread: crochet must not start its own.
-crochet.no_setup()
-bws.sync._setUp = True
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class SyncClientTests(TestCase):
@@ -30,29 +39,37 @@ class SyncClientTests(TestCase):
         self.addCleanup(self.listener.immediateStop)
         self.url = f"ws://127.0.0.1:{self.listener.listeningPort}/basic/ws"
 
+    @inlineCallbacks
+    def script(self, scenario: str) -> Any:
+        """Run ``scenario`` of :mod:`tests.integration.syncpeer`; its printed JSON result."""
+        path = os.pathsep.join([ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+        env = dict(os.environ, PYTHONPATH=path)
+        out, err, code = yield getProcessOutputAndValue(
+            sys.executable, ["-m", "tests.integration.syncpeer", scenario, self.url],
+            env=env, path=ROOT, reactor=reactor)
+        if code != 0:
+            self.fail(f"syncpeer {scenario} exited with {code}:\n{err.decode()}")
+        return json.loads(out)
+
+    @inlineCallbacks
     def test_sample(self) -> Any:
         """The spec's §6 client sample, written with the blocking client, works."""
-        def sample() -> tuple[str, str]:
-            wsClient = bws.sync.Client(self.url)
-            wsClient.writeTextMessage("Text message")
-            textResp = wsClient.readTextMessage()
-            wsClient.writeBinaryMessage(b"Binary message")
-            stringResp = wsClient.readBinaryMessage().decode("utf-8")
-            wsClient.close(timeout=5)
-            return textResp, stringResp
+        result = yield self.script("sample")
+        self.assertEqual(tuple(result), ("Text message", "Binary message"))
 
-        d = deferToThread(sample)
-        return d.addCallback(self.assertEqual, ("Text message", "Binary message"))
-
+    @inlineCallbacks
     def test_errorsRaised(self) -> Any:
         """A bws error is raised in the calling thread."""
-        def readAfterClose() -> None:
-            client = bws.sync.Client(self.url)
-            client.close(timeout=5)
-            client.readMessage()
+        result = yield self.script("readAfterClose")
+        self.assertTrue(result["isConnectionClosureError"], result)
 
-        return self.assertFailure(deferToThread(readAfterClose), bws.ConnectionClosureError)
-
-    def test_reactorThreadRefused(self) -> None:
+    def test_reactorThreadRefused(self) -> Deferred[None]:
         """Calling it in the reactor thread raises instead of deadlocking."""
-        self.assertRaises(RuntimeError, bws.sync.Client, self.url)
+        # Never let bws.sync start crochet's own reactor thread in this process.
+        self.patch(bws.sync, "_setUp", True)
+
+        def inTheReactorThread() -> None:
+            self.assertRaises(RuntimeError, bws.sync.Client, self.url)
+
+        # Called by the running reactor, so its thread is the reactor thread for certain.
+        return deferLater(reactor, 0, inTheReactorThread)

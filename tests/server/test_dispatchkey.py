@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_dispatchkey -*-
+# -*- test-case-name: tests.server.test_dispatchkey -*-
 """Tests for ``bws.dispatchkey``."""
 
 from __future__ import annotations
