@@ -22,7 +22,7 @@ _NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".tox", "_trial_temp*", "b
 
 @cache
 def wheelNames() -> frozenset[str]:
-    """Build the wheel once per process, with ``pip wheel`` as a user would, and list it.
+    """Build the wheel with ``pip wheel`` as a user would, and list it.
 
     The build runs on a copy of the checkout, so parallel test workers never share a
     ``build/`` directory and the checkout gets no build output.
@@ -54,11 +54,16 @@ def filesInTree(suffix: str) -> list[str]:
 
 
 class WheelTests(SynchronousTestCase):
-    """``pip wheel .`` builds what ``twistd bws`` and users of every subpackage need."""
+    """``pip wheel .`` builds what ``twistd bws`` and users of every subpackage need.
+
+    One test, so that the wheel is built once even when trial runs tests in parallel.
+    """
 
     def test_wheelContents(self) -> None:
         """The wheel has the plugin drop-in, no ``twisted/__init__.py`` or
-        ``twisted/plugins/__init__.py``, ``py.typed`` and the bws packages."""
+        ``twisted/plugins/__init__.py``, ``py.typed`` and every package and module under
+        ``bws/`` (found by walking the tree, so a new subpackage is covered without editing
+        this test); tests, benchmarks, docs and tools are not in it."""
         names = wheelNames()
         self.assertIn("twisted/plugins/bws_plugin.py", names)
         self.assertNotIn("twisted/__init__.py", names)
@@ -66,17 +71,12 @@ class WheelTests(SynchronousTestCase):
         self.assertIn("bws/py.typed", names)
         self.assertIn("bws/testing/echo.py", names)
 
-    def test_everyPackageShipped(self) -> None:
-        """Every package and module under ``bws/`` (found by walking the tree, so a new
-        subpackage is covered without editing this test) and the plugin file are in the
-        wheel; tests, benchmarks, docs and tools are not."""
         packages = filesInTree("/__init__.py")
         self.assertIn("bws/__init__.py", packages)
         self.assertIn("bws/testing/__init__.py", packages)
-        names = wheelNames()
-        self.assertEqual([p for p in packages if p not in names], [])
-        self.assertEqual([m for m in filesInTree(".py") if m not in names], [])
-        self.assertIn("twisted/plugins/bws_plugin.py", names)
+        self.assertEqual([p for p in packages if p not in names], [], "packages missing")
+        self.assertEqual([m for m in filesInTree(".py") if m not in names], [],
+                         "modules missing")
         for top in ("tests/", "benchmarks/", "docs/", "tools/"):
             self.assertEqual([n for n in names if n.startswith(top)], [], top)
         self.assertEqual([n for n in names if "__pycache__" in n or n.endswith(".pyc")], [])
