@@ -14,6 +14,7 @@ import ast
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -185,8 +186,9 @@ def scan(sources: Mapping[str, str]) -> Tree:
     return Tree(modules, tuple(imports))
 
 
+@cache
 def scanCheckout(root: str = ROOT) -> Tree:
-    """Every module under ``root/bws``."""
+    """Every module under ``root/bws`` (parsed once per process)."""
     sources: dict[str, str] = {}
     for directory, subdirectories, files in os.walk(os.path.join(root, "bws")):
         subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")

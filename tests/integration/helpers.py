@@ -1,7 +1,8 @@
 """Integration helpers: a bws listener on loopback, and raw-socket peers run in threads.
 
 Every wait is on an event: a thread's result (``inThread``), a socket's answer or its end of
-file. Nothing sleeps.
+file. Nothing sleeps. Socket timeouts (``BOUND``) are only bounds for a test gone wrong: they
+are generous, so that a loaded machine running the suite in parallel does not reach them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from twisted.internet.threads import deferToThread
 
 import bws
 from tests.helpers import closeCode
+
+#: Seconds a socket operation may block before a test gives up on its peer.
+BOUND = 30.0
 
 __all__ = ["ListenerMixin", "inThread", "rawUpgrade", "httpRequest", "readFrame",
            "answeringCloseCode"]
@@ -44,7 +48,8 @@ def inThread(fn: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
     return deferToThread(fn, *args, **kwargs)
 
 
-def rawUpgrade(port: int, path: str = "/", extra: str = "", timeout: float = 5) -> socket.socket:
+def rawUpgrade(port: int, path: str = "/", extra: str = "",
+               timeout: float = BOUND) -> socket.socket:
     """A raw socket that has completed a WebSocket handshake (the 101 is consumed)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -62,7 +67,7 @@ def rawUpgrade(port: int, path: str = "/", extra: str = "", timeout: float = 5) 
     return s
 
 
-def httpRequest(port: int, request: bytes, timeout: float = 5) -> bytes:
+def httpRequest(port: int, request: bytes, timeout: float = BOUND) -> bytes:
     """Send raw request bytes; return the server's whole answer.
 
     The answer is whole at the end of its head for a 101 (the connection then belongs to

@@ -208,7 +208,7 @@ class InteropTests(TestCase):
         """A ping from websockets is answered with no read pending."""
         client = yield Client.connect(self.server.url("/ping"))
         # No read is pending while the server waits for its pong.
-        self.assertTrue((yield deferToThread(self.server.ponged.wait, 5)))
+        self.assertTrue((yield deferToThread(self.server.ponged.wait, 30)))
         self.assertEqual((yield client.readTextMessage()), "pong")
         yield client.close(timeout=5)
 
@@ -220,7 +220,7 @@ class InteropTests(TestCase):
         yield client.writeTextMessage("one")
         reading = client.readTextMessage()
         # The server drops the first connection after "one"; write once the client is back.
-        self.assertTrue((yield deferToThread(self.server.reconnected.wait, 5)))
+        self.assertTrue((yield deferToThread(self.server.reconnected.wait, 30)))
         yield client.writeTextMessage("two")
         self.assertEqual((yield reading), "two")
         yield client.close(timeout=5)
