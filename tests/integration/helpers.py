@@ -13,6 +13,7 @@ import socket
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
 
 import bws
@@ -26,12 +27,19 @@ __all__ = ["ListenerMixin", "inThread", "rawUpgrade", "httpRequest", "readFrame"
 
 
 class ListenerMixin:
-    """Starts a bws ``Listener`` on 127.0.0.1:0 and stops it at cleanup."""
+    """Starts a bws ``Listener`` on 127.0.0.1:0 and stops it at cleanup.
+
+    The listener's timers (upgrade deadline, close waits, idle) run on a ``Clock`` of the
+    test, not on the wall clock: a loaded machine cannot make one fire in the middle of an
+    exchange (a close wait that ends in an abort would reset the socket before the peer has
+    read the close frame). Time itself is tested in memory, in ``tests.server``.
+    """
 
     @inlineCallbacks
     def startListener(self, upgrade: Any, path: str = "/", clock: Any = None,
                       **config: Any) -> Any:
-        listener = bws.Listener(0, host="127.0.0.1", clock=clock, **config)
+        self.clock = clock if clock is not None else Clock()
+        listener = bws.Listener(0, host="127.0.0.1", clock=self.clock, **config)
         listener.attach(upgrade, path)
         yield listener.start()
         self.addCleanup(listener.immediateStop)  # type: ignore[attr-defined]
