@@ -17,7 +17,7 @@ import bws
 from bws._http import NOT_TLS_ANSWER, TLS_ONLY_ANSWER
 from bws.testing.echo import EchoUpgradeService
 from bws.tls import ClientSecureSocket
-from tests.helpers import ListenerMixin
+from tests.integration.helpers import ListenerMixin
 from tests.server.test_wrongscheme import certificates, clientHello, secureSocket
 
 

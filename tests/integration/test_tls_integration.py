@@ -14,8 +14,9 @@ import bws
 from bws.tap import Options, makeService
 from bws.testing.echo import EchoUpgradeService
 from bws.tls import CertKey, ClientSecureSocket, ListenerSecureSocket, MutualSsl
-from tests.helpers import ListenerMixin, Upgrade, inThread
-from tests.test_tls import _pki
+from tests.helpers import Upgrade
+from tests.integration.helpers import ListenerMixin, inThread
+from tests.tls.test_tls import _pki
 
 
 class Peer:
