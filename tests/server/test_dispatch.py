@@ -1,10 +1,5 @@
-<<<<<<<< HEAD:tests/server/test_dispatch.py
 # -*- test-case-name: tests.server.test_dispatch -*-
 """Tests for ``bws.server._dispatch``."""
-========
-# -*- test-case-name: tests.server.test_dispatchkey -*-
-"""Tests for ``bws.dispatchkey``."""
->>>>>>>> tests-move:tests/server/test_dispatchkey.py
 
 from __future__ import annotations
 
