@@ -497,7 +497,7 @@ class ConfigurationTests(SynchronousTestCase):
 class InterfaceTests(SynchronousTestCase):
     """What the client side declares with ``@implementer`` it provides."""
 
-    def test_clientProtocolIsAPushProducer(self) -> None:
-        """A connected client's protocol is a streaming producer on its transport."""
+    def test_clientConnectionIsAPushProducer(self) -> None:
+        """A connected client's connection is the streaming producer on its transport."""
         conn = connect(EchoUpgradeService(), "/")
-        self.assertTrue(verifyObject(IPushProducer, conn.client.protocol))
+        self.assertTrue(verifyObject(IPushProducer, conn.client.connection))

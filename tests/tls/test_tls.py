@@ -57,18 +57,20 @@ from bws.tls import (
     MutualSsl,
     Protocol,
     TrustStore,
-    _AcceptableCiphers,
-    _ChainOnlyConnectionCreator,
-    _ServerConnectionCreator,
-    _TrustRoot,
-    _UnverifiedConnectionCreator,
-    _versions,
     clientTLSFactory,
     isSecureTransport,
     listenerTLSFactory,
     peerCertificate,
     sslErrorFromFailure,
 )
+from bws.tls._contexts import (  # noqa: E402  (private classes, checked with verifyObject)
+    _AcceptableCiphers,
+    _ChainOnlyConnectionCreator,
+    _ServerConnectionCreator,
+    _TrustRoot,
+    _UnverifiedConnectionCreator,
+)
+from bws.tls._suites import versionRange  # noqa: E402
 
 _NOW = datetime.datetime.now(datetime.UTC)
 _PASSWORD = "s3cret-pass"
@@ -466,7 +468,7 @@ class InterfaceTests(SynchronousTestCase):
 
     def test_trustRoot(self) -> None:
         """The client's trust root provides ``IOpenSSLTrustRoot``."""
-        root = _TrustRoot(platformTrust(), [], None, _versions(None))
+        root = _TrustRoot(platformTrust(), [], None, versionRange(None))
         self.assertTrue(verifyObject(IOpenSSLTrustRoot, root))
 
     def test_ciphers(self) -> None:
