@@ -30,9 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
+import idna
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
@@ -40,6 +41,7 @@ from twisted.python.failure import Failure
 
 from bws._autobahn import ClientFactory, clientOptions
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
+from bws._http import encodePath, encodeQuery, hasControl
 from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
 from bws.client._retry import retrying
@@ -60,34 +62,88 @@ __all__ = ["Client", "Target", "parseUrl", "cookieHeader", "Connector"]
 
 @attrs.frozen
 class Target:
-    """A parsed ``ws://`` / ``wss://`` URL."""
+    """A parsed ``ws://`` / ``wss://`` URL.
+
+    :ivar url: the URL as given.
+    :ivar secure: whether it is ``wss://``.
+    :ivar host: the host to connect to: ASCII (IDNA for a non-ASCII name), an IPv6
+        address without brackets.
+    :ivar port: the port to connect to (80 or 443 when the URL has none).
+    :ivar resource: the request target: path and query, percent-encoded as browsers do.
+    :ivar hostHeader: the ``Host`` value: the host, and the port unless it is the scheme's.
+    """
 
     url: str
     secure: bool
     host: str
     port: int
+    resource: str = "/"
+    hostHeader: str = ""
+
+
+#: Code points a host may not hold (WHATWG URL standard, forbidden domain code points that
+#: the URL split leaves in it).
+_FORBIDDEN_HOST = frozenset(" <>[]\\^|%")
 
 
 def parseUrl(url: Any) -> Target:
-    """Check a WebSocket URL; a bad one raises ``Error("Malformed URL: ...")``."""
+    """
+    Check a WebSocket URL and encode it as browsers do (WHATWG URL standard).
+
+    The path and query are percent-encoded as UTF-8 (``/chat room`` is ``/chat%20room``,
+    ``?q=é`` is ``?q=%C3%A9``; ``%XX`` already there is kept, ``\\`` in the path is
+    ``/``); a non-ASCII host is converted with IDNA (UTS #46), the port is left out of
+    ``Host`` when it is the scheme's default.
+
+    :param url: e.g. ``"ws://127.0.0.1:9090/ws/user/albanø?q=é"``.
+    :raises Error: ``"Malformed URL: <url> (<why>)"`` for anything else: no ``ws``/``wss``
+        scheme, no host or a host that cannot be written, a bad port, a control character
+        (CR, LF, TAB, NUL, ...) anywhere, or a fragment (RFC 6455 §3).
+    """
     if not isinstance(url, str) or not url:
         raise Error(f"Malformed URL: {url!r}")
-    if "://" not in url:
-        if ":" in url or "/" in url:
+    if hasControl(url):
+        raise Error(f"Malformed URL: {url!r} (control characters are not allowed)")
+    text = url.strip(" ")
+    if "://" not in text.replace("\\", "/"):
+        if ":" in text or "/" in text:
             raise Error(f"Malformed URL: {url} (no scheme: it must start with ws:// or wss://)")
         raise Error(f"Malformed URL: {url}")
+    # In ws(s) URLs a backslash is a slash before the query (WHATWG: special URLs).
+    head, querySep, query = text.partition("?")
+    text = head.replace("\\", "/") + querySep + query
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(text)
         port = parts.port
     except ValueError as e:
         raise Error(f"Malformed URL: {url} ({e})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("ws", "wss"):
         raise Error(f"Malformed URL: {url} (scheme {parts.scheme!r}: use ws:// or wss://)")
-    if not parts.hostname:
+    if "#" in text:
+        raise Error(f"Malformed URL: {url} (a WebSocket URL has no fragment, RFC 6455 §3)")
+    host = parts.hostname
+    if not host:
         raise Error(f"Malformed URL: {url} (no host)")
+    if "[" in parts.netloc:
+        hostText = f"[{host}]"
+    else:
+        host = unquote(host).lower()
+        if any(c in _FORBIDDEN_HOST for c in host) or hasControl(host):
+            raise Error(f"Malformed URL: {url} (the host {host!r} cannot be written)")
+        if not host.isascii():
+            try:
+                host = idna.encode(host, uts46=True).decode("ascii")
+            except idna.IDNAError as e:
+                raise Error(f"Malformed URL: {url} (host: {e})") from None
+        hostText = host
     secure = scheme == "wss"
-    return Target(url, secure, parts.hostname, port or (443 if secure else 80))
+    default = 443 if secure else 80
+    resource = encodePath(parts.path or "/")
+    if querySep:
+        resource += "?" + encodeQuery(parts.query)
+    hostHeader = hostText if port is None or port == default else f"{hostText}:{port}"
+    return Target(url, secure, host, default if port is None else port, resource, hostHeader)
 
 
 def cookieHeader(cookies: Any) -> str | None:
@@ -181,13 +237,29 @@ class Client:
         return clientTLSFactory(self.config.secureSocket, self.target.host, factory,
                                 self.clock)
 
-    def _upgradeHeaders(self) -> dict[str, str]:
-        """The upgrade request's extra headers: ``customHeaders``, then ``Cookie``."""
-        headers = dict(self.config.customHeaders)
+    def _upgradeHeaders(self) -> list[tuple[str, str]]:
+        """The upgrade request's headers other than those bws writes itself: ``Host`` first
+        (the URL's, or the one ``customHeaders`` gives: never both), then ``customHeaders``
+        in order, then ``Cookie`` (a ``Cookie`` of ``customHeaders`` joined with
+        ``cookies``: one field, RFC 6265 §5.4)."""
+        host = self.target.hostHeader
+        headers: list[tuple[str, str]] = []
+        cookieName, cookieValues = "Cookie", []
+        for name, value in self.config.customHeaders.items():
+            lower = name.lower()
+            if lower == "host":
+                host = value
+            elif lower == "cookie":
+                cookieName = name
+                cookieValues.append(value)
+            else:
+                headers.append((name, value))
         cookies = cookieHeader(self.config.cookies)
         if cookies:
-            headers["Cookie"] = cookies
-        return headers
+            cookieValues.append(cookies)
+        if cookieValues:
+            headers.append((cookieName, "; ".join(cookieValues)))
+        return [("Host", host), *headers]
 
     def _connectOnce(self) -> Deferred[Attempt]:
         """One attempt: TCP (and TLS), then the opening handshake, within the deadline."""
@@ -195,7 +267,7 @@ class Client:
         attempt = Attempt(self)
         opened = attempt.whenOpen
         factory = ClientFactory(
-            self.target.url, self._upgradeHeaders(), list(config.subProtocols),
+            self.target.resource, self._upgradeHeaders(), list(config.subProtocols),
             clientOptions(config.maxFrameSize, config.messageLimit,
                           config.webSocketCompressionEnabled),
             self.clock, attempt.connection, attempt)
