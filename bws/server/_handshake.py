@@ -125,6 +125,8 @@ def checkHttpVersion(version: str) -> Reject | None:
     :param version: the request line's version, e.g. ``"HTTP/1.1"``.
     :return: ``None`` to go on; a 400 for HTTP/1.0 or anything that is not ``HTTP/x.y``.
     """
+    if version == "HTTP/1.1":
+        return None
     name, _, number = version.partition("/")
     major, _, minor = number.partition(".")
     if (name == "HTTP" and major.isdigit() and minor.isdigit() and len(major) == 1

@@ -88,7 +88,9 @@ def refuseAtHeaders(channel: http.HTTPChannel, reject: Reject) -> None:
     ignore: Any = lambda *a: None  # noqa: E731
     for name in ("dataReceived", "lineReceived", "rawDataReceived", "allContentReceived"):
         setattr(channel, name, ignore)
-    transport.loseConnection()
+    # The channel's own close: it unregisters itself as the transport's producer first,
+    # without which a TLS transport would wait for it before closing.
+    channel.loseConnection()
 
 
 def headerPairs(request: server.Request) -> tuple[tuple[str, str], ...]:

@@ -6,12 +6,13 @@ writes, as a ``websockets`` server reads it."""
 from __future__ import annotations
 
 import socket
+import ssl
 import tempfile
 import threading
 from typing import Any
 
 import websockets.sync.server as wsserver
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
 from websockets.exceptions import InvalidStatus
@@ -21,7 +22,9 @@ import bws
 from bws.client import Client
 from bws.request import UpgradeRequest
 from bws.testing.echo import EchoService, EchoUpgradeService
+from bws.tls import CertKey, ListenerSecureSocket
 from tests.helpers import ListenerMixin, inThread
+from tests.test_tls import _pki
 
 HEAD = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
@@ -35,10 +38,13 @@ def complete(answer: bytes) -> bool:
     return bool(sep) and len(body) >= (lengths[0] if lengths else 0)
 
 
-def exchange(port: int, request: bytes, stream: int = 0) -> bytes:
+def exchange(port: int, request: bytes, stream: int = 0,
+             context: ssl.SSLContext | None = None) -> bytes:
     """Send ``request`` and, at the same time, up to ``stream`` more bytes while the server
-    lets us; the server's answer."""
+    lets us (over TLS with ``context``); the server's answer."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if context is not None:
+        s = context.wrap_socket(s, server_hostname="localhost")
 
     def pour() -> None:
         sent = 0
@@ -138,6 +144,45 @@ class ListenerRefusalTests(ListenerMixin, TestCase):
         answer = yield self.refused(HEAD + "Content-Length: 1000000000\r\n\r\n", b"",
                                     stream=64 << 20)
         self.assertTrue(answer.startswith(b"HTTP/1.1 400 "), answer)
+
+
+class TlsBodyTests(ListenerMixin, TestCase):
+    """Over TLS the body is refused the same way."""
+
+    @inlineCallbacks
+    def test_bodyRefused(self) -> Any:
+        """``Content-Length: 10`` and ten bytes over TLS get 400; a stream of bytes too."""
+        spooled: list[Any] = []
+        self.patch(tempfile, "TemporaryFile",  # type: ignore[attr-defined]
+                   lambda *a, **k: spooled.append(a))
+        listener = yield self.startListener(
+            EchoUpgradeService(), secureSocket=ListenerSecureSocket(
+                key=CertKey(_pki().server.cert, _pki().server.key)))
+        gone: list[Deferred[None]] = []
+        build = listener.site.buildProtocol
+
+        def buildProtocol(addr: Any) -> Any:
+            protocol = build(addr)
+            lost = protocol.connectionLost
+            closed: Deferred[None] = Deferred()
+            gone.append(closed)
+
+            def connectionLost(reason: Any) -> None:
+                lost(reason)
+                closed.callback(None)
+
+            protocol.connectionLost = connectionLost
+            return protocol
+
+        self.patch(listener.site, "buildProtocol", buildProtocol)
+        context = ssl.create_default_context(cafile=_pki().ca)
+        for extra, body, stream in [("Content-Length: 10", b"0123456789", 0),
+                                    ("Transfer-Encoding: chunked", b"", 8 << 20)]:
+            answer = yield inThread(exchange, self.port,
+                                    f"{HEAD}{extra}\r\n\r\n".encode() + body, stream, context)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 400 "), (extra, answer))
+            yield gone[-1]  # the server closes its side too (TLS waits for the peer's close)
+        self.assertEqual(spooled, [])
 
 
 class SwitchingProtocolsTests(ListenerMixin, TestCase):
