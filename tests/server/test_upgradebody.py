@@ -160,7 +160,7 @@ class SharedSiteTests(NoDiskMixin, SynchronousTestCase):
         super().setUp()
         root = Resource()
         root.putChild(b"form", Form())
-        self.site = server.Site(root)
+        self.site = server.Site(root, reactor=MemoryReactorClock())
         self.listener = bws.Listener(self.site, reactor=MemoryReactorClock())
         self.listener.attach(EchoUpgradeService(), "/ws")
         self.listener.resource.accepting = True
