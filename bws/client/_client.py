@@ -41,7 +41,7 @@ from twisted.python.failure import Failure
 
 from bws._autobahn import ClientFactory, clientOptions
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
-from bws._http import encodePath, encodeQuery, hasControl
+from bws._http import encodePath, encodeQuery, hasControl, isToken
 from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
 from bws.client._retry import retrying
@@ -147,7 +147,12 @@ def parseUrl(url: Any) -> Target:
 
 
 def cookieHeader(cookies: Any) -> str | None:
-    """The ``Cookie`` header for ``cookies`` (objects, mappings or pairs), longest path first."""
+    """The ``Cookie`` header for ``cookies`` (objects, mappings or pairs), longest path first.
+
+    :raises Error: ``"Invalid cookie: <cookie>"`` for a cookie without a name, a name that
+        is not a token, or a name or value holding a control character or ``;`` (it would
+        end the field or start another cookie: RFC 6265 §4.2.1).
+    """
     items = []
     for cookie in cookies:
         if isinstance(cookie, Mapping):
@@ -157,9 +162,11 @@ def cookieHeader(cookies: Any) -> str | None:
         else:
             name, value = getattr(cookie, "name", None), getattr(cookie, "value", None)
             path = getattr(cookie, "path", None)
-        if not name:
+        text = "" if value is None else str(value)
+        if (not isinstance(name, str) or not isToken(name) or hasControl(text)
+                or ";" in text):
             raise Error(f"Invalid cookie: {cookie!r}")
-        items.append((len(path or ""), f"{name}={'' if value is None else value}"))
+        items.append((len(path or ""), f"{name}={text}"))
     items.sort(key=lambda item: -item[0])
     return "; ".join(text for _, text in items) or None
 
@@ -214,6 +221,7 @@ class Client:
         try:
             cfg = build(ClientConfiguration, config)
             target = parseUrl(url)
+            cookieHeader(cfg.cookies)  # a bad cookie fails here, before anything is sent
         except Error as e:
             return fail(e)
         if reactor is None:

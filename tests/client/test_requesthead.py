@@ -143,3 +143,29 @@ class RefusedTests(SynchronousTestCase):
         self.assertIn("must not contain CR, LF or NUL",
                       self.refused({"X-A": "1\r\nHost: evil.example"}))
         self.assertIn("must be a str", self.refused({"X-A": 1}))
+
+
+class CookieTests(SynchronousTestCase):
+    """``cookies`` cannot add a field or a cookie: a bad one fails ``connect``."""
+
+    def refused(self, cookies: list[Any]) -> str:
+        capture = Capture()
+        d = Client.connect("ws://127.0.0.1:9090/chat", reactor=MemoryReactorClock(),
+                           connector=capture, cookies=cookies)
+        failure = self.failureResultOf(d, bws.Error)
+        self.assertEqual(capture.transports, [])  # nothing was sent
+        return str(failure.value)
+
+    def test_lineBreak(self) -> None:
+        """A value with CR/LF (another header field) is refused."""
+        self.assertTrue(self.refused([("sid", "1\r\nX-Injected: 1")]).startswith(
+            "Invalid cookie: "))
+
+    def test_semicolon(self) -> None:
+        """A value with ``;`` (another cookie) is refused."""
+        self.assertTrue(self.refused([("sid", "1; admin=1")]).startswith("Invalid cookie: "))
+
+    def test_badName(self) -> None:
+        """A missing name, or one that is not a token, is refused."""
+        self.assertTrue(self.refused([{"value": "1"}]).startswith("Invalid cookie: "))
+        self.assertTrue(self.refused([("a b", "1")]).startswith("Invalid cookie: "))
