@@ -12,6 +12,8 @@ messages to the handler without Autobahn's per-frame machinery.
 
 from __future__ import annotations
 
+import base64
+import os
 import struct
 import typing
 import zlib
@@ -282,7 +284,9 @@ def serverFactory(config: WSServiceConfig, listenerConfig: ListenerConfiguration
 
     It only carries options: the listener builds each :class:`ServerAdapter` itself.
     """
-    factory = ServerOptions(server=listenerConfig.server or "bws", reactor=clock)
+    # No Server header from Autobahn: the listener writes it into the 101's headers, so
+    # that one added by ``get`` replaces it (``UpgradeRequest.addResponseHeader``).
+    factory = ServerOptions(server="", reactor=clock)
     factory.setProtocolOptions(
         requireMaskedClientFrames=True,
         **autobahnLimits(config.maxFrameSize, config.messageLimit),
@@ -858,6 +862,28 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         """None for Autobahn: the answer's extensions were judged in processHandshake."""
         return []
 
+    def startHandshake(self) -> None:
+        """Write the upgrade request (RFC 6455 §4.1); Autobahn reads the answer.
+
+        bws writes the head itself so that each field goes out once: the factory's
+        ``requestHeaders`` (``Host`` first, a user's ``Host`` or ``User-Agent`` in place of
+        the default), then the WebSocket fields, which are bws's alone.
+        """
+        factory = self.factory
+        self.websocket_key = base64.b64encode(os.urandom(16))
+        lines = [f"GET {factory.requestTarget} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in factory.requestHeaders]
+        lines += ["Upgrade: websocket", "Connection: Upgrade",
+                  f"Sec-WebSocket-Key: {self.websocket_key.decode('ascii')}",
+                  "Sec-WebSocket-Version: 13"]
+        if factory.protocols:
+            lines.append(f"Sec-WebSocket-Protocol: {', '.join(factory.protocols)}")
+        offers = [offer.get_extension_string() for offer in self.perMessageCompressionOffers]
+        if offers:
+            lines.append(f"Sec-WebSocket-Extensions: {', '.join(offers)}")
+        self.http_request_data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+        self.sendData(self.http_request_data)
+
     def failHandshake(self, reason: str) -> None:
         self.attempt.handshakeRefused(
             getattr(self, "http_response_data", None), reason,
@@ -887,17 +913,25 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 class ClientFactory(WebSocketClientFactory):
     """Builds the one :class:`ClientAdapter` of a connection attempt.
 
-    :param url: the ``ws://`` / ``wss://`` URL asked for.
-    :param headers: extra upgrade request headers (``customHeaders`` and ``Cookie``).
+    :param resource: the request target (path and query, percent-encoded).
+    :param headers: the upgrade request's ``(name, value)`` fields other than those bws
+        writes itself (:data:`bws._http.CLIENT_OWNED`), ``Host`` first; a ``User-Agent``,
+        ``Pragma`` or ``Cache-Control`` among them replaces the default one.
     :param subProtocols: offered in ``Sec-WebSocket-Protocol``.
     :param options: from :func:`clientOptions`.
     """
 
-    def __init__(self, url: str, headers: dict[str, str], subProtocols: list[str],
+    def __init__(self, resource: str, headers: list[tuple[str, str]], subProtocols: list[str],
                  options: dict[str, Any], clock: IReactorTime, connection: Connection,
                  attempt: ClientAttempt) -> None:
-        super().__init__(url, protocols=subProtocols, headers=headers, reactor=clock)
+        super().__init__(protocols=subProtocols, reactor=clock)
         self.setProtocolOptions(**options)
+        self.requestTarget = resource
+        given = {name.lower() for name, _ in headers}
+        defaults = [("User-Agent", self.useragent), ("Pragma", "no-cache"),
+                    ("Cache-Control", "no-cache")]
+        #: Every field of the request head but the WebSocket ones, each name once.
+        self.requestHeaders = headers + [(n, v) for n, v in defaults if n.lower() not in given]
         self.trackTimings = False
         self.logOctets = False
         self.logFrames = False

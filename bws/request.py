@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote
 
 import attrs
 
+from bws._http import SERVER_OWNED, fieldProblem, ownedHeaderProblem
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -130,10 +132,21 @@ class UpgradeRequest(HeaderPairs):
         return {name: morsel.value for name, morsel in jar.items()}
 
     def addResponseHeader(self, name: str, value: str) -> None:
-        """Add a header to the 101 answer (no CR/LF allowed)."""
-        for part in (name, value):
-            if "\r" in part or "\n" in part:
-                raise ValueError("header names and values must not contain CR or LF")
+        """Add a header to the 101 answer.
+
+        ``Server`` replaces the listener's own value. The fields bws writes itself
+        (``Upgrade``, ``Connection``, ``Sec-WebSocket-Accept``, ``-Protocol``,
+        ``-Extensions``; ``Content-Length`` and ``Transfer-Encoding``, which a 101 never
+        carries) are refused rather than sent twice: the subprotocol is chosen with
+        ``WSServiceConfig.subProtocols`` (RFC 6455 §4.2.2 item 5.4).
+
+        :param name: a token (RFC 9110 §5.1), e.g. ``"X-Session"``.
+        :param value: a string without CR, LF or NUL (RFC 9110 §5.5).
+        :raises ValueError: naming the header when it is malformed or one bws writes.
+        """
+        problem = fieldProblem(name, value) or ownedHeaderProblem(name, SERVER_OWNED)
+        if problem is not None:
+            raise ValueError(problem)
         self.responseHeaders.append((name, value))
 
     def addCookie(self, name: str, value: str, **attributes: Any) -> None:

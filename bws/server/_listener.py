@@ -23,7 +23,7 @@ from bws.config import (
     serviceConfigOf,
 )
 from bws.server._routing import Attachment, Router
-from bws.server._web import UpgradeResource, UpgradeSite
+from bws.server._web import UpgradeResource, UpgradeSite, guardSharedSite
 from bws.tls import listenerTLSFactory
 
 __all__ = ["Listener"]
@@ -73,6 +73,7 @@ class Listener(service.Service):
         self.resource = UpgradeResource(self.router, self.config, self.clock, fallback)
         if self.sharedSite is not None:
             self.sharedSite.resource = self.resource
+            guardSharedSite(self.sharedSite, self.resource)
             self.site: Site = self.sharedSite
         else:
             self.site = UpgradeSite(self.resource, self.config, self.clock)
