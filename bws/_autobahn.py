@@ -919,13 +919,15 @@ class ClientFactory(WebSocketClientFactory):
         ``Pragma`` or ``Cache-Control`` among them replaces the default one.
     :param subProtocols: offered in ``Sec-WebSocket-Protocol``.
     :param options: from :func:`clientOptions`.
+    :param address: the server's ``(host, port, secure)``, for messages about it.
     """
 
     def __init__(self, resource: str, headers: list[tuple[str, str]], subProtocols: list[str],
                  options: dict[str, Any], clock: IReactorTime, connection: Connection,
-                 attempt: ClientAttempt) -> None:
+                 attempt: ClientAttempt, address: tuple[str, int, bool]) -> None:
         super().__init__(protocols=subProtocols, reactor=clock)
         self.setProtocolOptions(**options)
+        self.host, self.port, self.isSecure = address
         self.requestTarget = resource
         given = {name.lower() for name, _ in headers}
         defaults = [("User-Agent", self.useragent), ("Pragma", "no-cache"),

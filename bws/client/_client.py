@@ -334,7 +334,8 @@ class Client:
             self.target.resource, self._upgradeHeaders(authorization), list(config.subProtocols),
             clientOptions(config.maxFrameSize, config.messageLimit,
                           config.webSocketCompressionEnabled),
-            self.clock, attempt.connection, attempt)
+            self.clock, attempt.connection, attempt,
+            (self.target.host, self.target.port, self.target.secure))
         try:
             connecting = self.connector(factory)
         except Error as e:

@@ -23,8 +23,8 @@ from bws.client import Client
 from bws.request import UpgradeRequest
 from bws.testing.echo import EchoService, EchoUpgradeService
 from bws.tls import CertKey, ListenerSecureSocket
-from tests.helpers import ListenerMixin, inThread
-from tests.test_tls import _pki
+from tests.integration.helpers import ListenerMixin, inThread
+from tests.tls.test_tls import _pki
 
 HEAD = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
