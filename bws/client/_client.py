@@ -264,7 +264,9 @@ class Client:
             if opened.called:
                 return
             proto = factory.built
-            opened.errback(HandshakeTimedOut("Handshake timed out"))
+            if proto is not None:
+                proto.finishRefusal()  # a refusal whose body is late still says its status
+            opened.errback(attempt.handshakeError or HandshakeTimedOut("Handshake timed out"))
             connecting.cancel()
             if proto is not None and proto.transport is not None:
                 proto.transport.abortConnection()
