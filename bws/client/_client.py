@@ -42,7 +42,6 @@ from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTim
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws._autobahn import ClientFactory, clientOptions
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
 from bws.auth.client import authorizationSource, checkHeaderValue
 from bws.client._attempt import Attempt, PingHandlers
@@ -248,6 +247,8 @@ class Client:
 
     def _handshake(self, authorization: str | None) -> Deferred[Attempt]:
         config = self.config
+        from bws._autobahn import ClientFactory, clientOptions  # loads on first connect
+
         attempt = Attempt(self)
         opened = attempt.whenOpen
         factory = ClientFactory(

@@ -11,7 +11,7 @@ HTTP).
 from __future__ import annotations
 
 import inspect
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -23,7 +23,6 @@ from twisted.web import http, server
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from bws._autobahn import ServerAdapter
 from bws._connection import Connection
 from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, closingAnswer
 from bws.auth.credentials import BackendUnavailable
@@ -43,9 +42,11 @@ from bws.server._handshake import (
 )
 from bws.server._routing import Attachment, ParamError, Router
 from bws.server._serving import ServiceRunner
-from bws.tls import isSecureTransport, peerCertificate
 
 __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits"]
+
+if TYPE_CHECKING:
+    from bws._autobahn import ServerAdapter
 
 log = Logger()
 
@@ -212,6 +213,8 @@ class Upgrade:
         clock = self.resource.clock
         connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
         ServiceRunner(service, config, connection, self.bws, clock)
+        from bws._autobahn import ServerAdapter
+
         proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
         proto.factory = self.factory
         self.resource.track(connection)
@@ -225,7 +228,11 @@ def makeUpgradeRequest(request: server.Request, path: str,
     host = getattr(peer, "host", None)
     port = getattr(peer, "port", None)
     secure = bool(request.isSecure())
-    certificate = peerCertificate(request.channel.transport) if secure else None
+    certificate = None
+    if secure:
+        from bws.tls._transport import peerCertificate
+
+        certificate = peerCertificate(request.channel.transport)
     return UpgradeRequest(
         request.method.decode("latin-1"), request.uri.decode("utf-8", "replace"), path,
         headers, (str(host), int(port or 0)) if host is not None else None, secure,
@@ -381,9 +388,12 @@ class UpgradeChannel(http.HTTPChannel):
             # begin an HTTP request (RFC 9112 §3: a method is a token): its client wants TLS
             # from a plain port, and waiting for a request line would only end at the
             # deadline. Answered at once, and closed.
-            if data[0] == TLS_HANDSHAKE_RECORD and not isSecureTransport(self.transport):
-                self._answerAndClose(NOT_TLS_ANSWER)
-                return
+            if data[0] == TLS_HANDSHAKE_RECORD:
+                from bws.tls._transport import isSecureTransport
+
+                if not isSecureTransport(self.transport):
+                    self._answerAndClose(NOT_TLS_ANSWER)
+                    return
         super().dataReceived(data)
 
     def lineReceived(self, line: bytes) -> None:
