@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 __all__ = ["REASONS", "normalizeOrigin", "parseTokens", "validKey", "HeadError", "NotHttp",
            "ResponseHead", "closingAnswer", "NOT_TLS_ANSWER", "TLS_ONLY_ANSWER",
-           "TLS_HANDSHAKE_RECORD", "MAX_REFUSAL_BODY", "refusalBodyLength"]
+           "TLS_HANDSHAKE_RECORD", "MAX_REFUSAL_BODY", "refusalBodyLength", "peerText"]
 
 #: Reason phrases of the statuses a bws listener answers (RFC 9110 §15).
 REASONS: Final[dict[int, bytes]] = {
@@ -92,6 +92,23 @@ def refusalBodyLength(head: bytes) -> int:
             # Past 18 digits it is over the bound anyway (and int() of 4300 digits raises).
             length = int(value) if len(value) <= 18 else MAX_REFUSAL_BODY
     return min(length, MAX_REFUSAL_BODY)
+
+
+def peerText(address: object) -> str:
+    """
+    A peer for logs: ``host:port``, ``[host]:port`` for IPv6 (RFC 3986 §3.2.2).
+
+    :param address: a ``(host, port)`` pair, or an address with ``host`` and ``port``
+        (``IPv4Address``, ``IPv6Address``), or ``None``.
+    :return: the text; ``"-"`` when there is no host.
+    """
+    if isinstance(address, tuple):
+        host, port = address
+    else:
+        host, port = getattr(address, "host", None), getattr(address, "port", 0)
+    if host is None:
+        return "-"
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def normalizeOrigin(value: str) -> str | None:

@@ -24,7 +24,7 @@ from twisted.web.resource import IResource
 from zope.interface import implementer
 
 from bws._connection import Connection
-from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, closingAnswer
+from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, closingAnswer, peerText
 from bws.auth.credentials import BackendUnavailable
 from bws.auth.listener import authenticate, authRefusal
 from bws.auth.records import CheckerWithScopes
@@ -92,7 +92,11 @@ class Upgrade:
         self.decision: Accept | None = None
 
     def refuse(self, reject: Reject) -> None:
-        respond(self.request, reject)
+        request = self.request
+        log.info("WebSocket upgrade refused {status} from {peer} at {path}", wsEvent="refused",
+                 status=reject.status, peer=peerText(request.getClientAddress()),
+                 path=request.path.decode("utf-8", "replace"))
+        respond(request, reject)
 
     def start(self) -> None:
         request = self.request
@@ -417,6 +421,9 @@ class UpgradeChannel(http.HTTPChannel):
         self._refuse(414 if self._firstLine else 431)
 
     def _refuse(self, status: int) -> None:
+        log.info("WebSocket upgrade refused {status} from {peer} (request head over its "
+                 "limits)", wsEvent="refused", status=status,
+                 peer=peerText(self.transport.getPeer()), path=None)
         self._answerAndClose(closingAnswer(status))
 
     def _answerAndClose(self, answer: bytes) -> None:
