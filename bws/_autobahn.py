@@ -47,7 +47,7 @@ from bws._deflate import (
     deflatedBound,
 )
 from bws._frames import SMALL_UNMASK, unmaskSmall
-from bws._http import HeadError, NotHttp, ResponseHead
+from bws._http import HeadError, NotHttp, ResponseHead, refusalBodyLength
 from bws.closeframe import closeFrameFault
 from bws.config import ListenerConfiguration, RequestLimitConfigs, WSServiceConfig
 from bws.errors import (
@@ -769,8 +769,9 @@ class ClientAttempt(typing.Protocol):
     #: The attempt's protocol, once built (for diagnostics and tests).
     protocol: IProtocol | None
 
-    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str) -> None:
-        """The server's answer is not a valid 101."""
+    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str,
+                         body: bytes = b"") -> None:
+        """The server's answer is not a valid 101 (``body``: a refusal's body, if any)."""
 
     def subProtocolAccepted(self, raw: bytes | None, chosen: str | None) -> bool:
         """A 101 arrived: whether its subprotocol is acceptable."""
@@ -784,7 +785,10 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 
     The server's answer to the upgrade request is collected here, within
     :data:`RESPONSE_LIMITS`, and handed to Autobahn once whole: Autobahn alone would buffer
-    an answer without bound and search all of it again on every read.
+    an answer without bound and search all of it again on every read. A refusal's body
+    (its reason; ``Content-Length`` framed, at most ``bws._http.MAX_REFUSAL_BODY`` bytes)
+    is collected too before the refusal is reported, unless the connection ends or the
+    handshake deadline passes first (:meth:`finishRefusal`): then what arrived is kept.
     """
 
     def __init__(self, connection: Connection, attempt: ClientAttempt) -> None:
@@ -792,6 +796,10 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         self.connection = connection
         self.attempt = attempt
         self._response: ResponseHead | None = None
+        #: While a refusal's body is awaited: the head's length and the body's.
+        self._headEnd: int | None = None
+        self._bodyWanted = 0
+        self._body = b""
 
     def _connectionMade(self) -> None:
         self._initState()
@@ -812,6 +820,11 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         if response is None or self.state != STATE_CONNECTING:
             self._dataReceived(data)
             return
+        if self._headEnd is not None:
+            response.buffer += data
+            if len(response.buffer) >= self._headEnd + self._bodyWanted:
+                self._handOver(response, self._headEnd, self._bodyWanted)
+            return
         try:
             end = response.feed(data)
         except HeadError as e:
@@ -819,8 +832,27 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             self.failHandshake(self._notHttp(e) if isinstance(e, NotHttp) else str(e))
             return
         if end is not None:
-            self._response = None
-            self._dataReceived(bytes(response.buffer))
+            wanted = refusalBodyLength(bytes(response.buffer[:end]))
+            if len(response.buffer) < end + wanted:
+                self._headEnd, self._bodyWanted = end, wanted
+                return
+            self._handOver(response, end, wanted)
+
+    def _handOver(self, response: ResponseHead, end: int, bodyLength: int) -> None:
+        """The head (and a refusal's body) arrived: Autobahn reads the answer."""
+        self._response = self._headEnd = None
+        self._body = bytes(response.buffer[end:end + bodyLength])
+        self._dataReceived(bytes(response.buffer))
+
+    def finishRefusal(self) -> None:
+        """Report a refusal whose body is still arriving with the part that arrived (the
+        handshake deadline passed, or the connection ended); otherwise do nothing."""
+        response, end = self._response, self._headEnd
+        if response is None or end is None:
+            return
+        self._response = self._headEnd = None
+        self.attempt.handshakeRefused(bytes(response.buffer[:end]), "refused", "",
+                                      bytes(response.buffer[end:end + self._bodyWanted]))
 
     def _notHttp(self, error: NotHttp) -> str:
         """Why an answer is not HTTP: a TLS record (RFC 8446 §5.1: 0x15 alert, 0x16
@@ -887,7 +919,7 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
     def failHandshake(self, reason: str) -> None:
         self.attempt.handshakeRefused(
             getattr(self, "http_response_data", None), reason,
-            getattr(self, "http_headers", {}).get("sec-websocket-protocol", ""))
+            getattr(self, "http_headers", {}).get("sec-websocket-protocol", ""), self._body)
         super().failHandshake(reason)
 
     def _onConnect(self, response: ConnectionResponse) -> Deferred[None] | None:
@@ -906,6 +938,7 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             handler.messageReceived(payload, isBinary, None)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.finishRefusal()
         self.attempt.transportLost(reason)
         super().connectionLost(reason)
 

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 __all__ = ["REASONS", "CLIENT_OWNED", "SERVER_OWNED", "normalizeOrigin", "parseTokens",
            "validKey", "validHost", "isToken", "fieldProblem", "ownedHeaderProblem",
            "encodePath", "encodeQuery", "hasControl", "HeadError", "NotHttp", "ResponseHead",
-           "closingAnswer", "NOT_TLS_ANSWER", "TLS_ONLY_ANSWER", "TLS_HANDSHAKE_RECORD"]
+           "closingAnswer", "NOT_TLS_ANSWER", "TLS_ONLY_ANSWER", "TLS_HANDSHAKE_RECORD",
+           "MAX_REFUSAL_BODY", "refusalBodyLength", "peerText"]
 
 #: Reason phrases of the statuses a bws listener answers (RFC 9110 §15).
 REASONS: Final[dict[int, bytes]] = {
@@ -59,6 +60,59 @@ NOT_TLS_ANSWER: Final = closingAnswer(
 TLS_ONLY_ANSWER: Final = closingAnswer(
     400, "This port speaks TLS: use wss:// (or https://) rather than ws:// (or http://).\n",
     "Bad Request (this port speaks TLS: use wss://)")
+
+
+#: The most of a refused upgrade's body a client keeps (the server's reason, in bytes).
+MAX_REFUSAL_BODY: Final = 4096
+
+
+def refusalBodyLength(head: bytes) -> int:
+    """
+    How many body bytes to read after a response head, so that a refused upgrade can say
+    the server's reason.
+
+    Only a body framed by ``Content-Length`` (RFC 9112 §6.3, item 6) is read: a 101's bytes
+    after its head are frames, a ``Transfer-Encoding`` body (§6.3, item 4) and a body
+    delimited by the close (§6.3, item 8) are not waited for.
+
+    :param head: the whole head, status line to its empty line.
+    :return: ``0`` for a ``101``, a head without a usable ``Content-Length``, or one with a
+        ``Transfer-Encoding``; else the length, at most :data:`MAX_REFUSAL_BODY`.
+    """
+    lines = head.split(b"\r\n")
+    status = lines[0].split(None, 2)
+    if len(status) < 2 or status[1] == b"101":
+        return 0
+    length = 0
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding":
+            return 0
+        if name == b"content-length":
+            value = value.strip()
+            if not value.isdigit():
+                return 0
+            # Past 18 digits it is over the bound anyway (and int() of 4300 digits raises).
+            length = int(value) if len(value) <= 18 else MAX_REFUSAL_BODY
+    return min(length, MAX_REFUSAL_BODY)
+
+
+def peerText(address: object) -> str:
+    """
+    A peer for logs: ``host:port``, ``[host]:port`` for IPv6 (RFC 3986 §3.2.2).
+
+    :param address: a ``(host, port)`` pair, or an address with ``host`` and ``port``
+        (``IPv4Address``, ``IPv6Address``), or ``None``.
+    :return: the text; ``"-"`` when there is no host.
+    """
+    if isinstance(address, tuple):
+        host, port = address
+    else:
+        host, port = getattr(address, "host", None), getattr(address, "port", 0)
+    if host is None:
+        return "-"
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def normalizeOrigin(value: str) -> str | None:

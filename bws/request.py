@@ -171,13 +171,18 @@ class HttpResponse(HeaderPairs):
     #: ``(name, value)`` pairs in the order received, names as sent; repeated headers are
     #: kept apart.
     headerPairs: tuple[tuple[str, str], ...]
+    #: A refusal's body as received: its first 4 KiB (``bws._http.MAX_REFUSAL_BODY``), read
+    #: while the handshake deadline allows; ``b""`` for a 101 or a refusal without one.
+    body: bytes = b""
 
     @classmethod
-    def parse(cls, raw: bytes) -> HttpResponse:
+    def parse(cls, raw: bytes, body: bytes = b"") -> HttpResponse:
         """Parse the status line and headers of a raw HTTP response head (ISO-8859-1).
 
         A status line without a numeric code gives ``statusCode`` 0; lines without a
         colon are skipped.
+
+        :param body: the body that followed the head, kept as :attr:`body`.
         """
         lines = raw.decode("iso-8859-1").split("\r\n")
         parts = lines[0].split(None, 2) if lines else []
@@ -191,13 +196,25 @@ class HttpResponse(HeaderPairs):
             name, sep, value = line.partition(":")
             if sep:
                 pairs.append((name.strip(), value.strip()))
-        return cls(status, reason, tuple(pairs))
+        return cls(status, reason, tuple(pairs), body)
 
     @property
     def headers(self) -> dict[str, str]:
         """Headers by lower-cased name; a repeated header's values joined with ``", "``
         (RFC 9110 §5.3)."""
         return {name: ", ".join(values) for name, values in self.headerValues().items()}
+
+    @property
+    def bodyText(self) -> str:
+        """The body as the refusal's reason for a person: decoded as UTF-8 (bad bytes
+        replaced), whitespace runs made one space, at most 200 characters; ``""`` for a
+        body whose ``Content-Type`` is neither absent nor ``text/plain`` (an HTML error
+        page says nothing in one line)."""
+        kind = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if not self.body or kind not in ("", "text/plain"):
+            return ""
+        text = " ".join(self.body.decode("utf-8", "replace").split())
+        return text if len(text) <= 200 else text[:199] + "\u2026"
 
     @property
     def cookies(self) -> dict[str, str]:

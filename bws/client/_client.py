@@ -43,7 +43,6 @@ from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTim
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws._autobahn import ClientFactory, clientOptions
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
 from bws._http import encodePath, encodeQuery, hasControl, isToken
 from bws.auth.client import authorizationSource, checkHeaderValue
@@ -328,6 +327,8 @@ class Client:
 
     def _handshake(self, authorization: str | None) -> Deferred[Attempt]:
         config = self.config
+        from bws._autobahn import ClientFactory, clientOptions  # loads on first connect
+
         attempt = Attempt(self)
         opened = attempt.whenOpen
         factory = ClientFactory(
@@ -345,7 +346,9 @@ class Client:
             if opened.called:
                 return
             proto = factory.built
-            opened.errback(HandshakeTimedOut("Handshake timed out"))
+            if proto is not None:
+                proto.finishRefusal()  # a refusal whose body is late still says its status
+            opened.errback(attempt.handshakeError or HandshakeTimedOut("Handshake timed out"))
             connecting.cancel()
             if proto is not None and proto.transport is not None:
                 proto.transport.abortConnection()

@@ -8,13 +8,11 @@ from typing import Any, cast
 from twisted.application import service
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
 
-from bws._autobahn import serverFactory
 from bws.auth._stores import CheckerCache, buildEntries
 from bws.config import (
     ConfigurationError,
@@ -24,7 +22,6 @@ from bws.config import (
 )
 from bws.server._routing import Attachment, Router
 from bws.server._web import UpgradeResource, UpgradeSite, guardSharedSite
-from bws.tls import listenerTLSFactory
 
 __all__ = ["Listener"]
 
@@ -98,6 +95,8 @@ class Listener(service.Service):
         config = serviceConfigOf(upgradeService)
         # Stores are read now (a missing user file fails here, not at the first request).
         entries = buildEntries(config.auth, self.reactor, self.checkers)
+        from bws._autobahn import serverFactory  # Autobahn loads with the first service
+
         factory = serverFactory(config, self.config, self.clock)
         attachment = Attachment(upgradeService, path, config)
         self.router.add(attachment)
@@ -121,11 +120,17 @@ class Listener(service.Service):
         factory: IProtocolFactory = self.site
         secure = self.config.secureSocket
         if secure is not None:
+            from bws.tls._contexts import listenerTLSFactory
+
             factory = listenerTLSFactory(secure, self.site, self.reactor)
         if self.endpointDescription is not None:
+            from twisted.internet.endpoints import serverFromString  # loads the TLS stack
+
             endpoint = serverFromString(self.reactor, self.endpointDescription)
         else:
             host = self.config.host
+            from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
+
             endpointType = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
             endpoint = endpointType(self.reactor, self.portNumber, backlog=100, interface=host)
         d = endpoint.listen(factory)

@@ -12,7 +12,7 @@ before twisted.web reads or stores a byte of it (:class:`BodylessUpgrades`).
 from __future__ import annotations
 
 import inspect
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -24,9 +24,8 @@ from twisted.web import http, server
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from bws._autobahn import ServerAdapter
 from bws._connection import Connection
-from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD
+from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, peerText
 from bws.auth.credentials import BackendUnavailable
 from bws.auth.listener import authenticate, authRefusal
 from bws.auth.records import CheckerWithScopes
@@ -45,10 +44,12 @@ from bws.server._handshake import (
 )
 from bws.server._routing import Attachment, ParamError, Router
 from bws.server._serving import ServiceRunner
-from bws.tls import isSecureTransport, peerCertificate
 
 __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits",
            "BodylessUpgrades", "guardSharedSite", "refuseAtHeaders"]
+
+if TYPE_CHECKING:
+    from bws._autobahn import ServerAdapter
 
 log = Logger()
 
@@ -122,7 +123,11 @@ class Upgrade:
         self.decision: Accept | None = None
 
     def refuse(self, reject: Reject) -> None:
-        respond(self.request, reject)
+        request = self.request
+        log.info("WebSocket upgrade refused {status} from {peer} at {path}", wsEvent="refused",
+                 status=reject.status, peer=peerText(request.getClientAddress()),
+                 path=request.path.decode("utf-8", "replace"))
+        respond(request, reject)
 
     def start(self) -> None:
         request = self.request
@@ -248,6 +253,8 @@ class Upgrade:
         clock = self.resource.clock
         connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
         ServiceRunner(service, config, connection, self.bws, clock)
+        from bws._autobahn import ServerAdapter
+
         proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
         proto.factory = self.factory
         self.resource.track(connection)
@@ -261,7 +268,11 @@ def makeUpgradeRequest(request: server.Request, path: str,
     host = getattr(peer, "host", None)
     port = getattr(peer, "port", None)
     secure = bool(request.isSecure())
-    certificate = peerCertificate(request.channel.transport) if secure else None
+    certificate = None
+    if secure:
+        from bws.tls._transport import peerCertificate
+
+        certificate = peerCertificate(request.channel.transport)
     return UpgradeRequest(
         request.method.decode("latin-1"), request.uri.decode("utf-8", "replace"), path,
         headers, (str(host), int(port or 0)) if host is not None else None, secure,
@@ -436,9 +447,12 @@ class UpgradeChannel(http.HTTPChannel):
             # begin an HTTP request (RFC 9112 §3: a method is a token): its client wants TLS
             # from a plain port, and waiting for a request line would only end at the
             # deadline. Answered at once, and closed.
-            if data[0] == TLS_HANDSHAKE_RECORD and not isSecureTransport(self.transport):
-                self._answerAndClose(NOT_TLS_ANSWER)
-                return
+            if data[0] == TLS_HANDSHAKE_RECORD:
+                from bws.tls._transport import isSecureTransport
+
+                if not isSecureTransport(self.transport):
+                    self._answerAndClose(NOT_TLS_ANSWER)
+                    return
         super().dataReceived(data)
 
     def lineReceived(self, line: bytes) -> None:
@@ -462,6 +476,9 @@ class UpgradeChannel(http.HTTPChannel):
         self._refuse(414 if self._firstLine else 431)
 
     def _refuse(self, status: int) -> None:
+        log.info("WebSocket upgrade refused {status} from {peer} (request head over its "
+                 "limits)", wsEvent="refused", status=status,
+                 peer=peerText(self.transport.getPeer()), path=None)
         refuseAtHeaders(self, Reject(status))
 
     def _answerAndClose(self, answer: bytes) -> None:

@@ -103,5 +103,7 @@ class WrongSchemeTests(ListenerMixin, TestCase):
         d = bws.Client.connect(f"ws://localhost:{self.port}/")
         error = yield self.assertFailure(d, bws.InvalidHandshakeError)
         self.assertEqual(str(error), "Invalid handshake response getStatus: "
-                                     "400 Bad Request (this port speaks TLS: use wss://)")
+                                     "400 Bad Request (this port speaks TLS: use wss://): "
+                                     "This port speaks TLS: use wss:// (or https://) "
+                                     "rather than ws:// (or http://).")
         self.assertEqual(error.response.statusCode, 400)
