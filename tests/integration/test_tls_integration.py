@@ -110,8 +110,7 @@ class ListenerTlsTests(ListenerMixin, TestCase):
                               "--cert", _pki().server.cert, "--key", _pki().server.key,
                               "--client-ca", _pki().ca, "--verify-client", "optional",
                               "--tls-versions", "TLSv1.3"])
-        listener = makeService(options)
-        yield listener.start()
+        [(listener, _)] = makeService(options).listeners  # bound by makeService
         self.addCleanup(listener.immediateStop)
         self.port = listener.listeningPort
 
