@@ -10,20 +10,23 @@ import base64
 import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTime
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
 from bws.auth.records import OAuth2ClientConfig
-from bws.tls._contexts import clientTLSFactory
 from bws.tls._records import ClientSecureSocket
+
+if TYPE_CHECKING:
+    from twisted.internet.endpoints import HostnameEndpoint
+
+# ``import bws`` loads this module (the OAuth2 grants are public records): treq, the HTTP
+# client, the endpoints and OpenSSL are imported on the first request only.
 
 __all__ = ["MAX_BODY", "HttpsFailure", "Answer", "request", "postForm", "clientBasic"]
 
@@ -72,6 +75,8 @@ class _Endpoints:
         self._timeout = timeout
 
     def endpointForURI(self, uri: Any) -> Any:
+        from twisted.internet.endpoints import HostnameEndpoint  # loads the TLS stack
+
         host = uri.host.decode("idna") if isinstance(uri.host, bytes) else uri.host
         tcp = HostnameEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
         if uri.scheme == b"https":
@@ -88,6 +93,8 @@ class _TLSEndpoint:
         self._reactor = reactor
 
     def connect(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
+        from bws.tls._contexts import clientTLSFactory  # OpenSSL loads on first use
+
         tls = clientTLSFactory(self._secureSocket, self._host, factory, self._reactor)
         connecting: Deferred[Any] = self._tcp.connect(tls)
         return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
@@ -136,6 +143,7 @@ def request(reactor: Any, clock: IReactorTime, method: str, url: str, *,
         :class:`HttpsFailure` saying why there is none.
     """
     from treq.client import HTTPClient
+    from twisted.web.client import Agent, HTTPConnectionPool
 
     agent = Agent.usingEndpointFactory(
         reactor, _Endpoints(reactor, secureSocket, timeout),
