@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from twisted.application.service import IService
 from twisted.cred import strcred
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.credentials import IUsernamePassword
@@ -17,8 +18,12 @@ from twisted.python import usage
 
 from bws.auth.credentials import IBearerToken
 from bws.auth.records import CheckerWithScopes
-from bws.config import ConfigurationError, serviceConfigOf, setServiceConfig
-from bws.server import Listener
+from bws.config import (
+    ConfigurationError,
+    ListenerConfiguration,
+    serviceConfigOf,
+    setServiceConfig,
+)
 
 if TYPE_CHECKING:
     from bws.tls import CertKey, KeyStore, ListenerSecureSocket
@@ -83,6 +88,9 @@ class Options(usage.Options, strcred.AuthOptionMixin):
         "line."
     )
     optParameters = [
+        ["config", None, None, "A TOML file saying everything to serve: listeners, "
+                               "services, their settings (docs/configfile.rst); no other "
+                               "service option goes with it."],
         ["port", "p", 9090, "Port to listen on (0 picks a free one).", _positive("port")],
         ["listen", "l", None, "A Twisted endpoint string instead of --port/--host "
                               "(e.g. tcp:9090:interface=127.0.0.1)."],
@@ -153,6 +161,15 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             raise usage.UsageError(f"--auth {authType}: {e}") from None
 
     def postOptions(self) -> None:
+        if self["config"]:
+            from bws.configfile import load, refuseMixedOptions
+
+            refuseMixedOptions(self)
+            try:
+                self["serverConfig"] = load(self["config"], loadService)
+            except ConfigurationError as e:
+                raise usage.UsageError(str(e)) from None
+            return
         if self["auth-scopes"] and not self.get("credCheckers"):
             raise usage.UsageError("--auth-scopes needs --auth")
         if self["verify-client"] not in ("require", "optional"):
@@ -264,19 +281,17 @@ def secureSocketFrom(options: Options) -> ListenerSecureSocket | None:
         raise ConfigurationError(str(e)) from None
 
 
-def makeService(options: Options) -> Listener:
-    """The listener ``twistd bws`` runs."""
-    config: dict[str, Any] = {
-        "timeout": options["timeout"],
-        "webSocketCompressionEnabled": not options["no-compression"],
-        "server": options["server"],
-    }
-    if options["listen"]:
-        listener = Listener(options["listen"], **config)
-    else:
-        config["host"] = options["host"]
-        if options["secureSocket"] is not None:
-            config["secureSocket"] = options["secureSocket"]
-        listener = Listener(options["port"], **config)
-    listener.attach(options["upgradeService"], options["path"])
-    return listener
+def makeService(options: Options) -> IService:
+    """What ``twistd bws`` runs: the listener(s) of ``--config``'s file, or the one the
+    options describe, built by the same :func:`bws.configfile.buildService`."""
+    from bws.configfile import ListenerEntry, ServerConfig, ServiceEntry, buildService
+
+    if options.get("serverConfig") is not None:
+        return buildService(options["serverConfig"])
+    config = ListenerConfiguration(
+        host=options["host"], secureSocket=options["secureSocket"],
+        timeout=options["timeout"], server=options["server"],
+        webSocketCompressionEnabled=not options["no-compression"])
+    return buildService(ServerConfig(
+        listeners=(ListenerEntry(options["listen"] or options["port"], config),),
+        services=(ServiceEntry(options["upgradeService"], options["path"]),)))
