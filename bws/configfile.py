@@ -350,6 +350,9 @@ def _service(value: Any, where: str, loadService: ServiceLoader, reactor: Any) -
     except usage.UsageError as e:
         problem = str(e).removeprefix("--service: ")
         raise ConfigurationError(f"{where}.service: {problem}") from None
+    except Exception as e:  # the module or factory's own failure, in one line
+        raise ConfigurationError(
+            f"{where}.service: {spec} failed: {type(e).__name__}: {e}") from None
     if "auth" in table:
         table["auth"] = _authEntries(table["auth"], f"{where}.auth")
     try:
