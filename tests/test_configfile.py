@@ -453,3 +453,23 @@ class AuthErrorTests(ConfigFileMixin, SynchronousTestCase):
             self.refused(PLAIN + ECHO + "auth = 'file'\n"),
             "bws.toml:[[services]][0].auth: must be an array of tables ([[services.auth]]), "
             "got a string")
+
+
+class PageTests(ConfigFileMixin, SynchronousTestCase):
+    """docs/configfile.rst shows messages bws really gives."""
+
+    def test_errorsShown(self) -> None:
+        """Each message in the page's Errors section is what its input gives."""
+        page = " ".join((EXAMPLES.parent / "configfile.rst").read_text("utf-8").split())
+        key = "[listeners.secureSocket.key]\n"
+        for text in [
+                PLAIN + ECHO + ECHO + "idleTimeout = -1\n",
+                "[[listeners]]\nport = 1\nprot = 2\n" + ECHO,
+                PLAIN + "[listeners.requestLimits]\nmaxUriLength = 0\n" + ECHO,
+                PLAIN + key + "certFile = 'a.pem'\n" + ECHO,
+                PLAIN + "[listeners.secureSocket]\nprotocol = { versions = ['TLSv9'] }\n"
+                + key + "certFile = 'a'\nkeyFile = 'b'\n" + ECHO,
+                PLAIN + "[[services]]\nservice = 'mychat:Rooms'\n",
+                PLAIN + ECHO + "[[services.auth]]\nfileUserStoreConfig = { path = 3 }\n"]:
+            message = self.refused(text)
+            self.assertIn(message, page)
