@@ -12,8 +12,11 @@ messages to the handler without Autobahn's per-frame machinery.
 
 from __future__ import annotations
 
+import base64
+import os
 import struct
 import typing
+import zlib
 from collections import deque
 from typing import Any, cast
 
@@ -24,15 +27,7 @@ from autobahn.twisted.websocket import (
     WebSocketServerFactory,
     WebSocketServerProtocol,
 )
-from autobahn.websocket.compress import (
-    PERMESSAGE_COMPRESSION_EXTENSION,
-    PerMessageCompressOffer,
-    PerMessageCompressResponse,
-    PerMessageDeflateOffer,
-    PerMessageDeflateOfferAccept,
-    PerMessageDeflateResponse,
-    PerMessageDeflateResponseAccept,
-)
+from autobahn.websocket.compress import PerMessageDeflate
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 from autobahn.websocket.types import ConnectionResponse
 from autobahn.websocket.utf8validator import Utf8Validator
@@ -43,8 +38,16 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from bws._connection import Connection
+from bws._deflate import (
+    CLIENT_OFFER,
+    Agreement,
+    NegotiationError,
+    acceptOffers,
+    checkAnswer,
+    deflatedBound,
+)
 from bws._frames import SMALL_UNMASK, unmaskSmall
-from bws._http import HeadError, NotHttp, ResponseHead
+from bws._http import HeadError, NotHttp, ResponseHead, refusalBodyLength
 from bws.closeframe import closeFrameFault
 from bws.config import ListenerConfiguration, RequestLimitConfigs, WSServiceConfig
 from bws.errors import (
@@ -53,10 +56,10 @@ from bws.errors import (
     InvalidContinuationFrameError,
     PayloadTooLargeError,
 )
-from bws.request import UpgradeRequest
+from bws.request import HttpResponse, UpgradeRequest
 
 __all__ = ["ServerAdapter", "ClientAdapter", "ClientFactory", "ClientAttempt",
-           "serverFactory", "clientOptions", "autobahnLimits"]
+           "ServerOptions", "serverFactory", "clientOptions", "autobahnLimits"]
 
 STATE_CONNECTING = WebSocketProtocol.STATE_CONNECTING
 STATE_OPEN = WebSocketProtocol.STATE_OPEN
@@ -102,36 +105,193 @@ def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
     }
 
 
-def _acceptDeflate(
-        offers: list[PerMessageCompressOffer]) -> PerMessageDeflateOfferAccept | None:
-    """Accept the first permessage-deflate offer (RFC 7692), with its parameters."""
-    for offer in offers:
-        if isinstance(offer, PerMessageDeflateOffer):
-            return PerMessageDeflateOfferAccept(offer)
-    return None
+#: Appended to a compressed message before it is inflated (RFC 7692 §7.2.2).
+_TAIL = b"\x00\x00\xff\xff"
+#: Every message is inflated with the largest window, which decodes a stream deflated with
+#: any smaller one (its distances reach back no further than its own window, RFC 7692
+#: §7.1.2), and so tolerates peers that round a promised window of 8 bits up to 9.
+_INFLATE_BITS = 15
+_WINDOW = 1 << _INFLATE_BITS
 
 
-def _acceptDeflateResponse(
-        response: PerMessageCompressResponse) -> PerMessageDeflateResponseAccept | None:
-    """Accept the server's permessage-deflate answer to our offer."""
-    if isinstance(response, PerMessageDeflateResponse):
-        return PerMessageDeflateResponseAccept(response)
-    return None
+class _Deflate(PerMessageDeflate):
+    """permessage-deflate for one connection (RFC 7692 §7.2), as agreed by
+    :mod:`bws._deflate`: Autobahn's processor with bws's compressor settings and inflater.
+
+    Inflating loses nothing at a DEFLATE stream's edges: a final block (BFINAL=1, §7.2.3.4)
+    ends zlib's stream, so what follows it, in this message or the next, is inflated by a
+    new inflater given the same LZ77 window (§7.2.2: the window carries over from message
+    to message). That window is exact when the ended stream began in the message that
+    ended it (as with senders that finish a stream per message); otherwise it holds that
+    message's bytes only, and a reference further back fails loudly (1007), never silently.
+
+    ``limit`` bounds each message's inflated bytes, inclusively: exactly ``limit`` passes,
+    one more raises ``PayloadExceededError``; Autobahn's own budget is not used.
+    """
+
+    def __init__(self, isServer: bool, agreement: Agreement, limit: int) -> None:
+        super().__init__(isServer, agreement.serverNoContextTakeover,
+                         agreement.clientNoContextTakeover,
+                         agreement.serverMaxWindowBits or 0,
+                         agreement.clientMaxWindowBits or 0, None, limit or None)
+        if isServer:
+            ownBits, self._ownResets = (agreement.serverMaxWindowBits,
+                                        agreement.serverNoContextTakeover)
+            self._peerResets = agreement.clientNoContextTakeover
+        else:
+            ownBits, self._ownResets = (agreement.clientMaxWindowBits,
+                                        agreement.clientNoContextTakeover)
+            self._peerResets = agreement.serverNoContextTakeover
+        # zlib refuses an 8-bit window for raw deflate (deflateInit2, since 1.2.9). A 9-bit
+        # window matching runs only (Z_RLE: every distance is 1) never reaches back
+        # further than 8 bits allow, so a limit of 8 is honoured (RFC 7692 §7.1.2).
+        self._deflateBits = max(ownBits or 15, 9)
+        self._strategy = zlib.Z_RLE if ownBits == 8 else zlib.Z_DEFAULT_STRATEGY
+        self._limit: int | None = limit if limit > 0 else None
+        self._inflater: Any = None
+        #: The LZ77 window a new inflater starts with (after a final block).
+        self._window = b""
+        #: The window the current inflater started with, when it started in this message.
+        self._base: bytes | None = None
+        #: The current inflater's output in this message.
+        self._since: list[bytes] = []
+        self._inflated = 0
+
+    # -- compressing ----------------------------------------------------------------------
+
+    def start_compress_message(self) -> None:
+        if self._compressor is None or self._ownResets:
+            self._compressor = zlib.compressobj(
+                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self._deflateBits,
+                self.mem_level, self._strategy)
+
+    # -- inflating ------------------------------------------------------------------------
+
+    def inflateMessage(self, payload: bytes) -> bytes:
+        """A whole compressed message (one frame), inflated."""
+        self.start_decompress_message()
+        inflated = self._inflate(payload)
+        self.end_decompress_message()
+        return inflated
+
+    def start_decompress_message(self) -> None:
+        if self._peerResets:
+            self._inflater = None
+            self._window = b""
+        self._base = None  # a running inflater's history before this message is not kept
+        self._inflated = 0
+
+    def decompress_message_data(self, data: bytes, max_output_len: int | None = None) -> bytes:
+        """A piece of a compressed message, inflated (``max_output_len`` is ignored: the
+        message's budget is ``limit``)."""
+        return self._inflate(data)
+
+    def end_decompress_message(self) -> None:
+        inflater = self._inflater
+        if inflater is not None:  # None: the message ended with a final block
+            try:
+                tail = inflater.decompress(_TAIL)
+            except zlib.error as e:
+                raise PayloadCorruptError(f"invalid permessage-deflate data: {e}") from e
+            if tail:
+                raise PayloadCorruptError(
+                    "invalid permessage-deflate data: the message does not end at a "
+                    "block boundary (RFC 7692 §7.2.1)")
+            if inflater.eof:
+                self._streamEnded()
+        self._since.clear()
+
+    def _inflate(self, data: bytes) -> bytes:
+        pieces: list[bytes] | None = None
+        while True:
+            inflater = self._inflater
+            if inflater is None:
+                window = self._window
+                inflater = self._inflater = zlib.decompressobj(
+                    -_INFLATE_BITS, zdict=window) if window else \
+                    zlib.decompressobj(-_INFLATE_BITS)
+                self._base = window
+            limit = self._limit
+            try:
+                if limit is None:
+                    out = inflater.decompress(data)
+                else:
+                    budget = limit - self._inflated
+                    out = inflater.decompress(data, budget + 1)
+                    if len(out) > budget:
+                        raise PayloadExceededError(
+                            f"WebSocket message exceeds decompression limit ({limit})")
+            except zlib.error as e:
+                raise PayloadCorruptError(f"invalid permessage-deflate data: {e}") from e
+            self._inflated += len(out)
+            if out:
+                self._since.append(out)
+            if not inflater.eof:
+                if pieces is None:
+                    return out
+                pieces.append(out)
+                return b"".join(pieces)
+            # A final block ended the DEFLATE stream; what follows is a new one.
+            if pieces is None:
+                pieces = []
+            pieces.append(out)
+            data = inflater.unused_data
+            self._streamEnded()
+            if not data:
+                return b"".join(pieces)
+
+    def _streamEnded(self) -> None:
+        """The current inflater reached a final block: the next bytes need a new one,
+        started with the window as it stands (RFC 7692 §7.2.2)."""
+        need = _WINDOW
+        parts: list[bytes] = []
+        for piece in reversed(self._since):
+            if len(piece) >= need:
+                parts.append(piece[-need:])
+                need = 0
+                break
+            parts.append(piece)
+            need -= len(piece)
+        base = self._base
+        if need and base:
+            parts.append(base[-need:])
+        parts.reverse()
+        self._window = b"".join(parts)
+        self._since.clear()
+        self._inflater = None
+
+
+class _DeflateOffer:
+    """The client's offer, as Autobahn writes it into the upgrade request."""
+
+    def get_extension_string(self) -> str:
+        return CLIENT_OFFER
+
+
+class ServerOptions(WebSocketServerFactory):
+    """Autobahn's server factory, as the options of one attachment.
+
+    :ivar deflateEnabled: whether permessage-deflate offers are considered
+        (``webSocketCompressionEnabled``; :meth:`ServerAdapter.acceptUpgrade`).
+    """
+
+    deflateEnabled = True
 
 
 def serverFactory(config: WSServiceConfig, listenerConfig: ListenerConfiguration,
-                  clock: IReactorTime) -> WebSocketServerFactory:
+                  clock: IReactorTime) -> ServerOptions:
     """Autobahn's factory for one attachment, every limit set explicitly (DESIGN §4).
 
     It only carries options: the listener builds each :class:`ServerAdapter` itself.
     """
-    factory = WebSocketServerFactory(server=listenerConfig.server or "bws", reactor=clock)
+    # No Server header from Autobahn: the listener writes it into the 101's headers, so
+    # that one added by ``get`` replaces it (``UpgradeRequest.addResponseHeader``).
+    factory = ServerOptions(server="", reactor=clock)
     factory.setProtocolOptions(
         requireMaskedClientFrames=True,
-        perMessageCompressionAccept=(
-            _acceptDeflate if listenerConfig.webSocketCompressionEnabled else None),
         **autobahnLimits(config.maxFrameSize, config.messageLimit),
     )
+    factory.deflateEnabled = listenerConfig.webSocketCompressionEnabled
     factory.trackTimings = False
     factory.logOctets = False
     factory.logFrames = False
@@ -145,8 +305,8 @@ def clientOptions(maxFrameSize: int, maxMessageSize: int, compression: bool) -> 
         "applyMask": True,
         "serverConnectionDropTimeout": 0,  # the Connection's dropWait, on bws's clock
         **autobahnLimits(maxFrameSize, maxMessageSize),
-        "perMessageCompressionOffers": [PerMessageDeflateOffer()] if compression else [],
-        "perMessageCompressionAccept": _acceptDeflateResponse,
+        # Autobahn writes the offer; bws judges the answer (ClientAdapter.processHandshake).
+        "perMessageCompressionOffers": [_DeflateOffer()] if compression else [],
     }
 
 
@@ -163,6 +323,9 @@ class _Adapter(WebSocketProtocol):
     websocket_protocol_in_use: str | None
     maxMessagePayloadSize: int
     _perMessageCompress: Any
+    _isMessageCompressed: bool
+    frame_length: int
+    frame_data: Any
     CONFIG_ATTRS: list[str]
 
     # -- Autobahn's per-connection set-up -------------------------------------------------
@@ -314,10 +477,17 @@ class _Adapter(WebSocketProtocol):
 
     def onMessageFrameBegin(self, length: int) -> None:
         """Refuse at the frame header: a frame over ``maxFrameSize`` (1009, before its
-        payload arrives), or one fragment too many (1009: a flood of tiny fragments)."""
+        payload arrives), or one fragment too many (1009: a flood of tiny fragments).
+
+        A compressed frame may exceed ``maxFrameSize`` on the wire by deflate's worst-case
+        overhead (:func:`~bws._deflate.deflatedBound`), and its message's limit counts
+        inflated bytes only (:class:`_Deflate`): Autobahn would count the compressed length
+        here too, refusing a message of exactly the limit that did not compress.
+        """
+        compressed = self._isMessageCompressed
         if not self.failedByMe:
             limit = self.connection.maxFrameSize
-            if length > limit:
+            if length > (deflatedBound(limit) if compressed else limit):
                 self._max_message_size_exceeded(length, limit, "frame")
                 return
             self._fragments += 1
@@ -325,6 +495,10 @@ class _Adapter(WebSocketProtocol):
                 message = f"Message of more than {self.maxFragments} fragments refused."
                 self._failWith(PayloadTooLargeError(message), 1009, message)
                 return
+        if compressed:
+            self.frame_length = length
+            self.frame_data = []
+            return
         super().onMessageFrameBegin(length)
 
     @property
@@ -400,12 +574,16 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         self.websocket_version = 13
         self.websocket_protocols = offered
         self.websocket_origin = headers.get("origin", "")
-        extensions = headers.get("sec-websocket-extensions")
-        offers = self._parseExtensionsHeader(extensions) if extensions else []
-        # Only offers bws can accept go on (Autobahn logs every other one, a cost a peer
-        # could multiply by sending thousands of them), and only a few of those.
-        self.websocket_extensions = [
-            offer for offer in offers if offer[0] in PERMESSAGE_COMPRESSION_EXTENSION][:8]
+        # permessage-deflate is negotiated by bws (bws._deflate: offer by offer, never a
+        # refusal) and Autobahn is given the result, not the offers.
+        self.websocket_extensions = []
+        offers = headers.get("sec-websocket-extensions")
+        if offers and self.factory.deflateEnabled:
+            agreement = acceptOffers([offers])
+            if agreement is not None:
+                self._perMessageCompress = _Deflate(True, agreement,
+                                                    self.maxMessagePayloadSize)
+                self._headers["Sec-WebSocket-Extensions"] = [agreement.responseHeader()]
         self._wskey = key
         self.succeedHandshake((self._subProtocol, self._headers))
         # Needed for the answer only; the request itself stays on ``upgradeRequest``.
@@ -556,19 +734,15 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
 
     def _inflate(self, payload: bytes) -> bytes | None:
         """A whole compressed message, inflated within the message limit (RFC 7692)."""
-        compress = self._perMessageCompress
-        limit = self.maxMessagePayloadSize
         try:
-            compress.start_decompress_message()
-            inflated = compress.decompress_message_data(payload, max_output_len=limit or None)
-            compress.end_decompress_message()
+            return cast(bytes, self._perMessageCompress.inflateMessage(payload))
         except PayloadExceededError:
+            limit = self.maxMessagePayloadSize
             self._max_message_size_exceeded(limit, limit, "message after decompression")
             return None
         except PayloadCorruptError as e:
             self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
             return None
-        return inflated
 
 
 def _noMessage(payload: bytes, isBinary: bool, text: str | None) -> None:
@@ -595,8 +769,9 @@ class ClientAttempt(typing.Protocol):
     #: The attempt's protocol, once built (for diagnostics and tests).
     protocol: IProtocol | None
 
-    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str) -> None:
-        """The server's answer is not a valid 101."""
+    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str,
+                         body: bytes = b"") -> None:
+        """The server's answer is not a valid 101 (``body``: a refusal's body, if any)."""
 
     def subProtocolAccepted(self, raw: bytes | None, chosen: str | None) -> bool:
         """A 101 arrived: whether its subprotocol is acceptable."""
@@ -610,7 +785,10 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 
     The server's answer to the upgrade request is collected here, within
     :data:`RESPONSE_LIMITS`, and handed to Autobahn once whole: Autobahn alone would buffer
-    an answer without bound and search all of it again on every read.
+    an answer without bound and search all of it again on every read. A refusal's body
+    (its reason; ``Content-Length`` framed, at most ``bws._http.MAX_REFUSAL_BODY`` bytes)
+    is collected too before the refusal is reported, unless the connection ends or the
+    handshake deadline passes first (:meth:`finishRefusal`): then what arrived is kept.
     """
 
     def __init__(self, connection: Connection, attempt: ClientAttempt) -> None:
@@ -618,6 +796,10 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         self.connection = connection
         self.attempt = attempt
         self._response: ResponseHead | None = None
+        #: While a refusal's body is awaited: the head's length and the body's.
+        self._headEnd: int | None = None
+        self._bodyWanted = 0
+        self._body = b""
 
     def _connectionMade(self) -> None:
         self._initState()
@@ -638,6 +820,11 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         if response is None or self.state != STATE_CONNECTING:
             self._dataReceived(data)
             return
+        if self._headEnd is not None:
+            response.buffer += data
+            if len(response.buffer) >= self._headEnd + self._bodyWanted:
+                self._handOver(response, self._headEnd, self._bodyWanted)
+            return
         try:
             end = response.feed(data)
         except HeadError as e:
@@ -645,8 +832,27 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             self.failHandshake(self._notHttp(e) if isinstance(e, NotHttp) else str(e))
             return
         if end is not None:
-            self._response = None
-            self._dataReceived(bytes(response.buffer))
+            wanted = refusalBodyLength(bytes(response.buffer[:end]))
+            if len(response.buffer) < end + wanted:
+                self._headEnd, self._bodyWanted = end, wanted
+                return
+            self._handOver(response, end, wanted)
+
+    def _handOver(self, response: ResponseHead, end: int, bodyLength: int) -> None:
+        """The head (and a refusal's body) arrived: Autobahn reads the answer."""
+        self._response = self._headEnd = None
+        self._body = bytes(response.buffer[end:end + bodyLength])
+        self._dataReceived(bytes(response.buffer))
+
+    def finishRefusal(self) -> None:
+        """Report a refusal whose body is still arriving with the part that arrived (the
+        handshake deadline passed, or the connection ended); otherwise do nothing."""
+        response, end = self._response, self._headEnd
+        if response is None or end is None:
+            return
+        self._response = self._headEnd = None
+        self.attempt.handshakeRefused(bytes(response.buffer[:end]), "refused", "",
+                                      bytes(response.buffer[end:end + self._bodyWanted]))
 
     def _notHttp(self, error: NotHttp) -> str:
         """Why an answer is not HTTP: a TLS record (RFC 8446 §5.1: 0x15 alert, 0x16
@@ -657,10 +863,63 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
                     f"(is it wss:// rather than ws://?)")
         return str(error)
 
+    _answerJudged = False
+    perMessageCompressionOffers: list[Any]
+
+    def processHandshake(self) -> None:
+        """Judge the extensions of a 101 (bws._deflate) before Autobahn reads the rest: an
+        extension or parameter the client did not offer fails the handshake (RFC 6455 §9.1,
+        RFC 7692 §5), and the agreed permessage-deflate is set up here."""
+        if not self._answerJudged:
+            end = self.data.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self._answerJudged = True
+            head = self.data[:end + 4]
+            response = HttpResponse.parse(head)
+            if response.statusCode == 101:
+                try:
+                    agreement = checkAnswer(response.getHeaders("sec-websocket-extensions"),
+                                            bool(self.perMessageCompressionOffers))
+                except NegotiationError as e:
+                    self.http_response_data = head
+                    self.failHandshake(str(e))
+                    return
+                if agreement is not None:
+                    self._perMessageCompress = _Deflate(False, agreement,
+                                                        self.maxMessagePayloadSize)
+        super().processHandshake()
+
+    def _parseExtensionsHeader(self, header: str, removeQuotes: bool = True) -> list[Any]:
+        """None for Autobahn: the answer's extensions were judged in processHandshake."""
+        return []
+
+    def startHandshake(self) -> None:
+        """Write the upgrade request (RFC 6455 §4.1); Autobahn reads the answer.
+
+        bws writes the head itself so that each field goes out once: the factory's
+        ``requestHeaders`` (``Host`` first, a user's ``Host`` or ``User-Agent`` in place of
+        the default), then the WebSocket fields, which are bws's alone.
+        """
+        factory = self.factory
+        self.websocket_key = base64.b64encode(os.urandom(16))
+        lines = [f"GET {factory.requestTarget} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in factory.requestHeaders]
+        lines += ["Upgrade: websocket", "Connection: Upgrade",
+                  f"Sec-WebSocket-Key: {self.websocket_key.decode('ascii')}",
+                  "Sec-WebSocket-Version: 13"]
+        if factory.protocols:
+            lines.append(f"Sec-WebSocket-Protocol: {', '.join(factory.protocols)}")
+        offers = [offer.get_extension_string() for offer in self.perMessageCompressionOffers]
+        if offers:
+            lines.append(f"Sec-WebSocket-Extensions: {', '.join(offers)}")
+        self.http_request_data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+        self.sendData(self.http_request_data)
+
     def failHandshake(self, reason: str) -> None:
         self.attempt.handshakeRefused(
             getattr(self, "http_response_data", None), reason,
-            getattr(self, "http_headers", {}).get("sec-websocket-protocol", ""))
+            getattr(self, "http_headers", {}).get("sec-websocket-protocol", ""), self._body)
         super().failHandshake(reason)
 
     def _onConnect(self, response: ConnectionResponse) -> Deferred[None] | None:
@@ -679,6 +938,7 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
             handler.messageReceived(payload, isBinary, None)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.finishRefusal()
         self.attempt.transportLost(reason)
         super().connectionLost(reason)
 
@@ -686,17 +946,27 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 class ClientFactory(WebSocketClientFactory):
     """Builds the one :class:`ClientAdapter` of a connection attempt.
 
-    :param url: the ``ws://`` / ``wss://`` URL asked for.
-    :param headers: extra upgrade request headers (``customHeaders`` and ``Cookie``).
+    :param resource: the request target (path and query, percent-encoded).
+    :param headers: the upgrade request's ``(name, value)`` fields other than those bws
+        writes itself (:data:`bws._http.CLIENT_OWNED`), ``Host`` first; a ``User-Agent``,
+        ``Pragma`` or ``Cache-Control`` among them replaces the default one.
     :param subProtocols: offered in ``Sec-WebSocket-Protocol``.
     :param options: from :func:`clientOptions`.
+    :param address: the server's ``(host, port, secure)``, for messages about it.
     """
 
-    def __init__(self, url: str, headers: dict[str, str], subProtocols: list[str],
+    def __init__(self, resource: str, headers: list[tuple[str, str]], subProtocols: list[str],
                  options: dict[str, Any], clock: IReactorTime, connection: Connection,
-                 attempt: ClientAttempt) -> None:
-        super().__init__(url, protocols=subProtocols, headers=headers, reactor=clock)
+                 attempt: ClientAttempt, address: tuple[str, int, bool]) -> None:
+        super().__init__(protocols=subProtocols, reactor=clock)
         self.setProtocolOptions(**options)
+        self.host, self.port, self.isSecure = address
+        self.requestTarget = resource
+        given = {name.lower() for name, _ in headers}
+        defaults = [("User-Agent", self.useragent), ("Pragma", "no-cache"),
+                    ("Cache-Control", "no-cache")]
+        #: Every field of the request head but the WebSocket ones, each name once.
+        self.requestHeaders = headers + [(n, v) for n, v in defaults if n.lower() not in given]
         self.trackTimings = False
         self.logOctets = False
         self.logFrames = False

@@ -1,18 +1,22 @@
 # -*- test-case-name: tests.test_http -*-
-"""Handshake header rules on plain values: origins, token lists, the key, reason phrases,
-and a bounded reader of response heads."""
+"""Handshake header rules on plain values: origins, token lists, the key, the Host value,
+header fields bws writes itself, request targets, reason phrases, and a bounded reader of
+response heads."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable
 from typing import Final
 from urllib.parse import urlsplit
 
-__all__ = ["REASONS", "normalizeOrigin", "parseTokens", "validKey", "HeadError", "NotHttp",
-           "ResponseHead", "closingAnswer", "NOT_TLS_ANSWER", "TLS_ONLY_ANSWER",
-           "TLS_HANDSHAKE_RECORD"]
+__all__ = ["REASONS", "CLIENT_OWNED", "SERVER_OWNED", "normalizeOrigin", "parseTokens",
+           "validKey", "validHost", "isToken", "fieldProblem", "ownedHeaderProblem",
+           "encodePath", "encodeQuery", "hasControl", "HeadError", "NotHttp", "ResponseHead",
+           "closingAnswer", "NOT_TLS_ANSWER", "TLS_ONLY_ANSWER", "TLS_HANDSHAKE_RECORD",
+           "MAX_REFUSAL_BODY", "refusalBodyLength", "peerText"]
 
 #: Reason phrases of the statuses a bws listener answers (RFC 9110 §15).
 REASONS: Final[dict[int, bytes]] = {
@@ -56,6 +60,59 @@ NOT_TLS_ANSWER: Final = closingAnswer(
 TLS_ONLY_ANSWER: Final = closingAnswer(
     400, "This port speaks TLS: use wss:// (or https://) rather than ws:// (or http://).\n",
     "Bad Request (this port speaks TLS: use wss://)")
+
+
+#: The most of a refused upgrade's body a client keeps (the server's reason, in bytes).
+MAX_REFUSAL_BODY: Final = 4096
+
+
+def refusalBodyLength(head: bytes) -> int:
+    """
+    How many body bytes to read after a response head, so that a refused upgrade can say
+    the server's reason.
+
+    Only a body framed by ``Content-Length`` (RFC 9112 §6.3, item 6) is read: a 101's bytes
+    after its head are frames, a ``Transfer-Encoding`` body (§6.3, item 4) and a body
+    delimited by the close (§6.3, item 8) are not waited for.
+
+    :param head: the whole head, status line to its empty line.
+    :return: ``0`` for a ``101``, a head without a usable ``Content-Length``, or one with a
+        ``Transfer-Encoding``; else the length, at most :data:`MAX_REFUSAL_BODY`.
+    """
+    lines = head.split(b"\r\n")
+    status = lines[0].split(None, 2)
+    if len(status) < 2 or status[1] == b"101":
+        return 0
+    length = 0
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding":
+            return 0
+        if name == b"content-length":
+            value = value.strip()
+            if not value.isdigit():
+                return 0
+            # Past 18 digits it is over the bound anyway (and int() of 4300 digits raises).
+            length = int(value) if len(value) <= 18 else MAX_REFUSAL_BODY
+    return min(length, MAX_REFUSAL_BODY)
+
+
+def peerText(address: object) -> str:
+    """
+    A peer for logs: ``host:port``, ``[host]:port`` for IPv6 (RFC 3986 §3.2.2).
+
+    :param address: a ``(host, port)`` pair, or an address with ``host`` and ``port``
+        (``IPv4Address``, ``IPv6Address``), or ``None``.
+    :return: the text; ``"-"`` when there is no host.
+    """
+    if isinstance(address, tuple):
+        host, port = address
+    else:
+        host, port = getattr(address, "host", None), getattr(address, "port", 0)
+    if host is None:
+        return "-"
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def normalizeOrigin(value: str) -> str | None:
@@ -201,3 +258,133 @@ class ResponseHead:
             self._headerCount += 1
             if self._headerCount > self.maxHeaderCount:
                 raise HeadError(f"more than {self.maxHeaderCount} header fields")
+
+
+#: ``tchar`` (RFC 9110 §5.6.2): the characters of a token, such as a header field name.
+_TCHARS: Final = frozenset("!#$%&'*+-.^_`|~0123456789"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+#: ``uri-host [":" port]`` (RFC 9112 §3.2, RFC 3986 §3.2.2): an IP-literal in brackets,
+#: or an IPv4 address or registered name (unreserved, pct-encoded and sub-delims).
+_HOST: Final = re.compile(r"(?:\[[0-9A-Za-z:._~%!$&'()*+,;=-]+\]"
+                          r"|[0-9A-Za-z._~%!$&'()*+,;=-]*)(?::[0-9]*)?")
+
+#: Request header fields a bws client writes itself (RFC 6455 §4.1); ``customHeaders``
+#: may not set them. Lower-cased name to what sets it instead.
+CLIENT_OWNED: Final[dict[str, str]] = {
+    "upgrade": "bws sends Upgrade: websocket",
+    "connection": "bws sends Connection: Upgrade",
+    "sec-websocket-key": "bws draws a new key for each attempt",
+    "sec-websocket-version": "bws speaks version 13",
+    "sec-websocket-protocol": "set subProtocols instead",
+    "sec-websocket-extensions": "set webSocketCompressionEnabled instead",
+    "content-length": "an upgrade request has no body",
+    "transfer-encoding": "an upgrade request has no body",
+}
+
+#: Header fields of the 101 answer bws writes itself (RFC 6455 §4.2.2 item 5);
+#: ``UpgradeRequest.addResponseHeader`` may not add them. Lower-cased name to why.
+SERVER_OWNED: Final[dict[str, str]] = {
+    "upgrade": "bws sends Upgrade: websocket",
+    "connection": "bws sends Connection: Upgrade",
+    "sec-websocket-accept": "bws derives it from the request's key",
+    "sec-websocket-protocol": "WSServiceConfig.subProtocols chooses it",
+    "sec-websocket-extensions": "bws negotiates permessage-deflate",
+    "content-length": "a 101 answer has no body (RFC 9110 §8.6)",
+    "transfer-encoding": "a 101 answer has no body (RFC 9112 §6.1)",
+}
+
+
+def isToken(text: str) -> bool:
+    """Whether ``text`` is a non-empty token (RFC 9110 §5.6.2), as a field name must be."""
+    return bool(text) and all(c in _TCHARS for c in text)
+
+
+def fieldProblem(name: object, value: object) -> str | None:
+    """
+    Check one header field before it is written (RFC 9110 §5.1, §5.5).
+
+    :param name: the field name; it must be a token.
+    :param value: the field value; a string without CR, LF or NUL.
+    :return: what is wrong, naming the field, or ``None`` when it may be written.
+    """
+    if not isinstance(name, str) or not isToken(name):
+        return f"header name {name!r} is not a token (RFC 9110 §5.1)"
+    if not isinstance(value, str):
+        return f"the value of {name} must be a str, not {type(value).__name__}"
+    if "\r" in value or "\n" in value or "\0" in value:
+        return f"the value of {name} must not contain CR, LF or NUL"
+    return None
+
+
+def ownedHeaderProblem(name: str, owned: dict[str, str]) -> str | None:
+    """
+    Whether header ``name`` is one bws writes itself.
+
+    :param name: a field name, any case.
+    :param owned: :data:`CLIENT_OWNED` or :data:`SERVER_OWNED`.
+    :return: ``"<name> is set by bws (<why>)"``, or ``None`` when the user may set it.
+    """
+    why = owned.get(name.lower())
+    return None if why is None else f"{name} is set by bws ({why})"
+
+
+def validHost(value: str) -> bool:
+    """
+    Check a ``Host`` value: ``uri-host [":" port]`` (RFC 9112 §3.2, RFC 3986 §3.2.2). An
+    empty value is well-formed (RFC 9112 §3.2: a target without an authority).
+
+    :param value: the header value, already trimmed of surrounding whitespace.
+    """
+    return _HOST.fullmatch(value) is not None
+
+
+def hasControl(text: str) -> bool:
+    """Whether ``text`` holds a C0 control character or DEL (U+0000-U+001F, U+007F)."""
+    return any(c < " " or c == "\x7f" for c in text)
+
+
+#: The WHATWG URL standard's percent-encode sets (§1.3) past the C0 control set, which
+#: also holds every code point above U+007E: the query set, the special-query set (ws and
+#: wss are special schemes) and the path set.
+_QUERY_SET: Final = frozenset(' "#<>')
+_SPECIAL_QUERY_SET: Final = _QUERY_SET | {"'"}
+_PATH_SET: Final = _QUERY_SET | frozenset("?^`{}")
+
+
+def _percentEncode(text: str, encodeSet: frozenset[str]) -> str:
+    if text.isascii() and not any(c in encodeSet or c < " " or c == "\x7f" for c in text):
+        return text
+    out = []
+    for c in text:
+        if c in encodeSet or c < " " or c > "~":
+            if "\ud800" <= c <= "\udfff":
+                c = "\ufffd"  # a lone surrogate has no UTF-8 form: WHATWG writes U+FFFD
+            out.append("".join(f"%{b:02X}" for b in c.encode("utf-8")))
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def encodePath(path: str) -> str:
+    """
+    Percent-encode a URL path as browsers do (WHATWG URL standard, path state of a special
+    URL): UTF-8 bytes of code points outside printable ASCII, and space, ``" # < > ? ^ ` {
+    }``, become ``%XX``; ``%`` sequences already there are kept; ``\\`` is a ``/``.
+
+    :param path: the path as written, e.g. ``"/chat room/albanø"``.
+    :return: the path for the request line, e.g. ``"/chat%20room/alban%C3%B8"``.
+    """
+    return _percentEncode(path.replace("\\", "/"), _PATH_SET)
+
+
+def encodeQuery(query: str) -> str:
+    """
+    Percent-encode a URL query as browsers do for a special URL (WHATWG URL standard,
+    special-query percent-encode set, UTF-8): space, ``" # < > '`` and code points outside
+    printable ASCII become ``%XX``.
+
+    :param query: the query without its ``?``, e.g. ``"q=é"``.
+    :return: e.g. ``"q=%C3%A9"``.
+    """
+    return _percentEncode(query, _SPECIAL_QUERY_SET)

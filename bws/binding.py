@@ -9,6 +9,7 @@ import functools
 import inspect
 import json
 import secrets
+import sys
 import types
 import typing
 import xml.etree.ElementTree as ElementTree
@@ -29,17 +30,17 @@ from typing import (
 
 import attrs
 import defusedxml.ElementTree as SafeElementTree
-import pydantic
 import typing_extensions
 from defusedxml import DefusedXmlException
-from pydantic import TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError, core_schema, to_jsonable_python
 
 from bws.closeframe import MAX_CLOSE_REASON_BYTES, CloseFrame, truncateUtf8
 from bws.errors import PayloadBindingError, PayloadValidationError
 
 if TYPE_CHECKING:
+    import pydantic
     from _typeshed import DataclassInstance
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic_core import core_schema
 
 __all__ = [
     "BINDING_FAILED",
@@ -97,7 +98,15 @@ _CONSTRAINT_ERRORS: Final = frozenset(
         "uuid_version",
     }
 )
-_CONVERSION_ERRORS: Final = frozenset(get_args(core_schema.ErrorType)) - _CONSTRAINT_ERRORS
+
+
+@functools.cache
+def _conversionErrors() -> frozenset[str]:
+    """pydantic's error types that mean a conversion failed (pydantic loads with the first
+    binder that needs it, not with ``import bws``)."""
+    from pydantic_core import core_schema
+
+    return frozenset(get_args(core_schema.ErrorType)) - _CONSTRAINT_ERRORS
 
 _ANY_TYPES: Final = (Any, object, inspect.Parameter.empty)
 _UNION_ORIGINS: Final = (Union, types.UnionType)
@@ -378,8 +387,11 @@ class _ValidatorPair:
 
     def fail(self, error: ValidationError, retry: Callable[[TypeAdapter[Any]], object]) -> NoReturn:
         """Raise the bws error for ``error``; ``retry`` repeats the attempt with an adapter."""
+        from pydantic import ValidationError
+
+        conversionTypes = _conversionErrors()
         errors = error.errors(include_url=False, include_context=False, include_input=False)
-        conversion = [e for e in errors if e["type"] in _CONVERSION_ERRORS]
+        conversion = [e for e in errors if e["type"] in conversionTypes]
         unchecked = self.unchecked() if conversion and len(conversion) < len(errors) else None
         if unchecked is not None:
             # Some members of a union (say) failed a constraint, others failed to convert:
@@ -390,12 +402,12 @@ class _ValidatorPair:
                 errors = uncheckedError.errors(
                     include_url=False, include_context=False, include_input=False
                 )
-                conversion = [e for e in errors if e["type"] in _CONVERSION_ERRORS] or errors
+                conversion = [e for e in errors if e["type"] in conversionTypes] or errors
             else:
                 conversion = []
         if conversion:
             raise PayloadBindingError(BINDING_FAILED + _describe(conversion)) from error
-        constraints = [e for e in errors if e["type"] not in _CONVERSION_ERRORS] or errors
+        constraints = [e for e in errors if e["type"] not in conversionTypes] or errors
         raise PayloadValidationError(VALIDATION_FAILED + _describe(constraints)) from error
 
 
@@ -410,6 +422,9 @@ def _describe(errors: list[Any]) -> str:
 
 
 def _adapter(targetType: Any, rewritten: Any) -> TypeAdapter[Any]:
+    import pydantic
+    from pydantic import TypeAdapter
+
     try:
         return TypeAdapter(rewritten)
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as e:
@@ -434,6 +449,8 @@ def _buildBinder(targetType: Any, validation: bool) -> Binder:
         return binder(_identity, _decode, _decode)
     if targetType is bytes or (core is bytes and not validation):
         return binder(_encode, _identity, _identity)
+
+    from pydantic import ValidationError
 
     pair = _ValidatorPair(targetType, validation)
     validatePython = pair.checked.validate_python
@@ -508,6 +525,8 @@ class _RecordSchema:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: pydantic.GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.no_info_after_validator_function(
             self.build, handler.generate_schema(self.fieldsType)
         )
@@ -592,11 +611,17 @@ def _rewrite(tp: Any, strip: bool, seen: frozenset[type]) -> Any:
         return _typedDict(tp, strip, seen)
     if (
         dataclasses.is_dataclass(tp)
-        and not pydantic.dataclasses.is_pydantic_dataclass(tp)
+        and not _isPydanticDataclass(tp)
         and tp not in seen
     ):
         return _dataclassRecord(tp, strip, seen)
     return tp
+
+
+def _isPydanticDataclass(tp: Any) -> bool:
+    from pydantic.dataclasses import is_pydantic_dataclass
+
+    return is_pydantic_dataclass(tp)
 
 
 def _attrsRecord(cls: type, strip: bool, seen: frozenset[type]) -> Any:
@@ -714,7 +739,8 @@ def _jsonDefault(value: Any) -> Any:
         raise _DecimalFound
     if isinstance(value, _Element | CloseFrame):
         raise TypeError(f"a {type(value).__name__} cannot be part of a JSON message")
-    if isinstance(value, pydantic.BaseModel):
+    pydantic = sys.modules.get("pydantic")  # a model exists only once pydantic loaded
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
@@ -724,6 +750,8 @@ def _jsonDefault(value: Any) -> Any:
         }
     if isinstance(value, set | frozenset):
         return list(value)
+    from pydantic_core import PydanticSerializationError, to_jsonable_python
+
     try:
         return to_jsonable_python(value)
     except PydanticSerializationError:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import attrs
 
 from bws._fields import Fields, nameTuple
-from bws._http import normalizeOrigin
+from bws._http import CLIENT_OWNED, fieldProblem, normalizeOrigin, ownedHeaderProblem
 from bws.auth.records import clientAuth, listenerEntries
 from bws.errors import ConfigurationError
 from bws.tls._records import ClientSecureSocket, ListenerSecureSocket
@@ -208,13 +208,31 @@ class RetryConfig:
         return min(wait, self.maxWaitInterval)
 
 
+def _checkRequestHeaders(instance: object, attribute: attrs.Attribute[Any],
+                         value: Mapping[Any, Any]) -> None:
+    """Refuse malformed fields, fields bws writes itself (RFC 6455 §4.1), and one name twice
+    in different cases (each field goes out once)."""
+    seen: dict[str, str] = {}
+    for name, text in value.items():
+        problem = fieldProblem(name, text) or ownedHeaderProblem(name, CLIENT_OWNED)
+        if problem is None and name.lower() in seen:
+            problem = f"{seen[name.lower()]} and {name} are the same header"
+        if problem is not None:
+            _checks.fail(instance, attribute, problem)
+        seen[name.lower()] = name
+
+
 @attrs.frozen
 class ClientConfiguration:
     """Client settings (spec §4.1) with the reference defaults."""
 
     subProtocols: tuple[str, ...] = attrs.field(
         default=(), converter=nameTuple, validator=_checks.checkNames())
-    customHeaders: Mapping[str, str] = attrs.field(factory=dict, converter=dict)
+    #: Extra upgrade request headers. ``Host``, ``User-Agent`` and ``Origin`` replace what
+    #: bws would send; the WebSocket fields (``Upgrade``, ``Connection``,
+    #: ``Sec-WebSocket-*``) and body fields are bws's and refused.
+    customHeaders: Mapping[str, str] = attrs.field(factory=dict, converter=dict,
+                                                   validator=_checkRequestHeaders)
     #: Seconds a read waits; -1 waits forever.
     readTimeout: float = _checks.secondsField(-1, allowMinusOne=True)
     #: Seconds a write may wait for flow control; -1 waits forever.

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
-from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
 from bws.auth._stores import buildEntries
@@ -37,7 +36,6 @@ from bws.config import (
     setServiceConfig,
 )
 from bws.errors import ConfigurationError, SslError
-from bws.server._listener import Listener
 from bws.tls._records import (
     CertKey,
     CertValidation,
@@ -54,7 +52,7 @@ __all__ = [
     "ServerConfig",
     "load",
     "parse",
-    "buildService",
+    "checkListeners",
     "refuseMixedOptions",
 ]
 
@@ -69,10 +67,12 @@ class ListenerEntry:
     :ivar address: a port number (bound on ``config.host``) or a Twisted server endpoint
         string (``"tcp:9090:interface=127.0.0.1"``).
     :ivar config: the listener's settings; its ``secureSocket`` makes it a wss:// listener.
+    :ivar label: what made it, for messages (``bws.toml:[[listeners]][0]``, ``--listen X``).
     """
 
     address: int | str
     config: ListenerConfiguration = attrs.field(factory=ListenerConfiguration)
+    label: str = ""
 
 
 @attrs.frozen
@@ -81,41 +81,21 @@ class ServiceEntry:
 
     :ivar upgradeService: the ``IUpgradeService`` object.
     :ivar path: what :meth:`bws.Listener.attach` takes (``"/chat"``, ``"*"``, a template).
+    :ivar name: the ``module:attribute`` it was loaded from, for the start-up lines.
     """
 
     upgradeService: Any
     path: str | tuple[str, ...] = "/"
+    name: str = ""
 
 
 @attrs.frozen
 class ServerConfig:
-    """What ``twistd bws`` serves: every service on every listener."""
+    """What ``twistd bws`` serves: every service on every listener
+    (``bws.tap.serviceFromRecords`` makes the listeners)."""
 
     listeners: tuple[ListenerEntry, ...]
     services: tuple[ServiceEntry, ...]
-
-
-def buildService(server: ServerConfig, reactor: Any = None) -> IService:
-    """The listeners of ``server`` with every service attached: the one function the
-    command-line options and the configuration file both end in.
-
-    :return: the :class:`bws.Listener` when there is one, else a ``MultiService`` of them.
-    :raise ConfigurationError: from :meth:`bws.Listener.attach` (an unreadable user file).
-    """
-    listeners = []
-    for entry in server.listeners:
-        listener = Listener(entry.address, reactor=reactor,
-                            **attrs.asdict(entry.config, recurse=False))
-        for service in server.services:
-            path = list(service.path) if isinstance(service.path, tuple) else service.path
-            listener.attach(service.upgradeService, path)
-        listeners.append(listener)
-    if len(listeners) == 1:
-        return listeners[0]
-    parent = MultiService()
-    for listener in listeners:
-        listener.setServiceParent(parent)
-    return parent
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -180,12 +160,50 @@ def refuseMixedOptions(options: usage.Options) -> None:
     """
     mixed = sorted(f"--{key}" for key, default in options.defaults.items()
                    if key != "config" and options[key] != default)
+    if options.get("listen"):
+        mixed.append("--listen")
     if options.get("credCheckers"):
         mixed.append("--auth")
     if mixed:
         raise usage.UsageError(
             f"--config: the file says what to serve; it cannot be combined with "
             f"{', '.join(mixed)} (put them in the file)")
+
+
+def checkListeners(server: ServerConfig, reactor: Any = None) -> None:
+    """Parse the endpoint strings and read the TLS files now (nothing is bound), as the
+    listeners will when they start.
+
+    :raise ConfigurationError: naming the listener's table and field (``.endpoint``,
+        ``.secureSocket.key``, ``.secureSocket.mutualSsl.cert``, ``.secureSocket``).
+    """
+    from twisted.internet.endpoints import serverFromString
+    from twisted.internet.protocol import Factory
+
+    from bws.tls import listenerTLSFactory
+    from bws.tls._files import loadIdentity, loadTrustedCertificates
+
+    if reactor is None:
+        from twisted.internet import reactor as globalReactor
+
+        reactor = globalReactor
+    for entry in server.listeners:
+        where = entry.label
+        try:
+            if isinstance(entry.address, str):
+                where = f"{entry.label}.endpoint"
+                serverFromString(reactor, entry.address)
+            secure = entry.config.secureSocket
+            if secure is not None:
+                where = f"{entry.label}.secureSocket.key"
+                loadIdentity(secure.key)
+                if secure.mutualSsl is not None:
+                    where = f"{entry.label}.secureSocket.mutualSsl.cert"
+                    loadTrustedCertificates(secure.mutualSsl.cert)
+                where = f"{entry.label}.secureSocket"
+                listenerTLSFactory(secure, Factory())
+        except Exception as e:  # the endpoint parser's or bws.tls's own words
+            raise ConfigurationError(f"{where}: {' '.join(str(e).split())}") from None
 
 
 # -- tables --------------------------------------------------------------------------------
@@ -294,7 +312,8 @@ def _listener(value: Any, where: str) -> ListenerEntry:
             ListenerHttp1Settings, table["http1Settings"], f"{where}.http1Settings")
     if "secureSocket" in table:
         nested["secureSocket"] = _secureSocket(table["secureSocket"], f"{where}.secureSocket")
-    return ListenerEntry(address, _record(ListenerConfiguration, table, where, **nested))
+    return ListenerEntry(address, _record(ListenerConfiguration, table, where, **nested),
+                         where)
 
 
 def _secureSocket(value: Any, where: str) -> ListenerSecureSocket:
@@ -373,7 +392,7 @@ def _service(value: Any, where: str, loadService: ServiceLoader, reactor: Any) -
             raise ConfigurationError(
                 _rewrap(str(e), where, "WSServiceConfig", _CONFIG_KEYS)) from None
     setServiceConfig(upgradeService, config)
-    return ServiceEntry(upgradeService, path)
+    return ServiceEntry(upgradeService, path, spec)
 
 
 def _authEntries(value: Any, where: str) -> tuple[Any, ...]:

@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, unquote
 
 import attrs
 
+from bws._http import SERVER_OWNED, fieldProblem, ownedHeaderProblem
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -130,10 +132,21 @@ class UpgradeRequest(HeaderPairs):
         return {name: morsel.value for name, morsel in jar.items()}
 
     def addResponseHeader(self, name: str, value: str) -> None:
-        """Add a header to the 101 answer (no CR/LF allowed)."""
-        for part in (name, value):
-            if "\r" in part or "\n" in part:
-                raise ValueError("header names and values must not contain CR or LF")
+        """Add a header to the 101 answer.
+
+        ``Server`` replaces the listener's own value. The fields bws writes itself
+        (``Upgrade``, ``Connection``, ``Sec-WebSocket-Accept``, ``-Protocol``,
+        ``-Extensions``; ``Content-Length`` and ``Transfer-Encoding``, which a 101 never
+        carries) are refused rather than sent twice: the subprotocol is chosen with
+        ``WSServiceConfig.subProtocols`` (RFC 6455 §4.2.2 item 5.4).
+
+        :param name: a token (RFC 9110 §5.1), e.g. ``"X-Session"``.
+        :param value: a string without CR, LF or NUL (RFC 9110 §5.5).
+        :raises ValueError: naming the header when it is malformed or one bws writes.
+        """
+        problem = fieldProblem(name, value) or ownedHeaderProblem(name, SERVER_OWNED)
+        if problem is not None:
+            raise ValueError(problem)
         self.responseHeaders.append((name, value))
 
     def addCookie(self, name: str, value: str, **attributes: Any) -> None:
@@ -158,13 +171,18 @@ class HttpResponse(HeaderPairs):
     #: ``(name, value)`` pairs in the order received, names as sent; repeated headers are
     #: kept apart.
     headerPairs: tuple[tuple[str, str], ...]
+    #: A refusal's body as received: its first 4 KiB (``bws._http.MAX_REFUSAL_BODY``), read
+    #: while the handshake deadline allows; ``b""`` for a 101 or a refusal without one.
+    body: bytes = b""
 
     @classmethod
-    def parse(cls, raw: bytes) -> HttpResponse:
+    def parse(cls, raw: bytes, body: bytes = b"") -> HttpResponse:
         """Parse the status line and headers of a raw HTTP response head (ISO-8859-1).
 
         A status line without a numeric code gives ``statusCode`` 0; lines without a
         colon are skipped.
+
+        :param body: the body that followed the head, kept as :attr:`body`.
         """
         lines = raw.decode("iso-8859-1").split("\r\n")
         parts = lines[0].split(None, 2) if lines else []
@@ -178,13 +196,25 @@ class HttpResponse(HeaderPairs):
             name, sep, value = line.partition(":")
             if sep:
                 pairs.append((name.strip(), value.strip()))
-        return cls(status, reason, tuple(pairs))
+        return cls(status, reason, tuple(pairs), body)
 
     @property
     def headers(self) -> dict[str, str]:
         """Headers by lower-cased name; a repeated header's values joined with ``", "``
         (RFC 9110 §5.3)."""
         return {name: ", ".join(values) for name, values in self.headerValues().items()}
+
+    @property
+    def bodyText(self) -> str:
+        """The body as the refusal's reason for a person: decoded as UTF-8 (bad bytes
+        replaced), whitespace runs made one space, at most 200 characters; ``""`` for a
+        body whose ``Content-Type`` is neither absent nor ``text/plain`` (an HTML error
+        page says nothing in one line)."""
+        kind = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if not self.body or kind not in ("", "text/plain"):
+            return ""
+        text = " ".join(self.body.decode("utf-8", "replace").split())
+        return text if len(text) <= 200 else text[:199] + "\u2026"
 
     @property
     def cookies(self) -> dict[str, str]:

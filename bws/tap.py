@@ -6,15 +6,21 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from twisted.application.service import IService
+from twisted.application import service
 from twisted.cred import strcred
 from twisted.cred.checkers import InMemoryUsernamePasswordDatabaseDontUse
 from twisted.cred.credentials import IUsernamePassword
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from bws.auth.credentials import IBearerToken
 from bws.auth.records import CheckerWithScopes
@@ -24,14 +30,24 @@ from bws.config import (
     serviceConfigOf,
     setServiceConfig,
 )
+from bws.configfile import ListenerEntry, ServerConfig, ServiceEntry
+from bws.errors import SslError
+from bws.server import Listener
 
 if TYPE_CHECKING:
     from bws.tls import CertKey, KeyStore, ListenerSecureSocket
 
-__all__ = ["Options", "makeService"]
+__all__ = ["BwsService", "Options", "buildService", "makeService", "serviceFromRecords"]
 
 #: The service ``twistd bws`` serves without ``--service``, named as ``--service`` names one.
 DEFAULT_SERVICE = "bws.testing.echo:EchoUpgradeService"
+
+#: The options shown in the help's own TLS group.
+TLS_OPTIONS = frozenset({
+    "cert", "key", "key-password-file", "key-password-env", "keystore",
+    "keystore-password-file", "keystore-password-env", "client-ca", "verify-client",
+    "tls-versions", "ciphers",
+})
 
 #: The Autobahn testsuite sends 16 MiB messages in 9.*; frames and messages must fit.
 CONFORMANCE_FRAME_SIZE = 16 * 1024 * 1024
@@ -79,22 +95,41 @@ class Options(usage.Options, strcred.AuthOptionMixin):
     longdesc = (
         "Starts a bws WebSocket listener. Without --service it echoes every text and "
         "binary message. --service module:attribute names an IUpgradeService instance or "
-        "a zero-argument factory of one. Add --cert/--key (or --keystore) for wss://, and "
-        "--client-ca for mutual TLS. --auth TYPE:ARGS (repeatable) authenticates every "
-        "upgrade before the service sees it: toml:users.toml (bws's TOML user store), "
-        "jwt:issuer=...,jwksUrl=https://... (JWTs), or Twisted's file:/memory: checkers "
-        "(Basic); --auth-scopes requires one of the scopes; --help-auth lists the types. "
-        "Passwords are read from files or environment variables, never from the command "
-        "line."
+        "a zero-argument factory of one (modules in the current directory are found, as "
+        "with python -m). --port/--host is the simple form of one listener; --listen "
+        "ENDPOINT (repeatable) takes Twisted endpoint strings instead, each a listener "
+        "serving the same service. The TLS options make every listener wss://. --auth "
+        "TYPE:ARGS (repeatable) authenticates every upgrade before the service sees it: "
+        "toml:users.toml (bws's TOML user store), jwt:issuer=...,jwksUrl=https://... "
+        "(JWTs), or Twisted's file:/memory: checkers (Basic); --auth-scopes requires one "
+        "of the scopes; --help-auth lists the types. Passwords are read from files or "
+        "environment variables, never from the command line. Every bad value stops "
+        "twistd before it starts, in one line naming the option; so does a port that "
+        "cannot be bound."
     )
+    #: Shown after the options by getUsage, line breaks kept (longdesc is re-wrapped).
+    examples = """\
+Examples:
+  twistd -n --pidfile= bws
+      echo at ws://0.0.0.0:9090/
+  twistd -n --pidfile= bws --service chat:Rooms --path '/rooms/{room}'
+      chat.py's Rooms, from the current directory
+  twistd -n --pidfile= bws --listen tcp:9090:interface=127.0.0.1 \\
+                           --listen 'tcp6:9090:interface=\\:\\:1'
+      two listeners (IPv4 and IPv6 loopback), one service
+  twistd -n --pidfile= bws --port 8443 --cert server.pem --key server.key
+      wss://0.0.0.0:8443/
+  twistd -n --pidfile= bws --auth toml:users.toml --auth-scopes write
+      Basic authentication against a TOML user store
+"""
+
     optParameters = [
         ["config", None, None, "A TOML file saying everything to serve: listeners, "
                                "services, their settings (docs/configfile.rst); no other "
                                "service option goes with it."],
-        ["port", "p", 9090, "Port to listen on (0 picks a free one).", _positive("port")],
-        ["listen", "l", None, "A Twisted endpoint string instead of --port/--host "
-                              "(e.g. tcp:9090:interface=127.0.0.1)."],
-        ["host", None, "0.0.0.0", "Address to bind."],
+        ["port", "p", 9090, "Port to listen on (0 picks a free one): the simple form; "
+                            "--listen for anything else.", _positive("port")],
+        ["host", None, "0.0.0.0", "Address to bind with --port."],
         ["path", None, "*", "Path the service is attached at ('*': every path)."],
         ["service", "s", DEFAULT_SERVICE,
          "module:attribute of an IUpgradeService (or a factory)."],
@@ -136,7 +171,50 @@ class Options(usage.Options, strcred.AuthOptionMixin):
     compData = usage.Completions(optActions={
         "cert": usage.CompleteFiles("*.pem"), "key": usage.CompleteFiles("*"),
         "keystore": usage.CompleteFiles("*.p12"), "client-ca": usage.CompleteFiles("*.pem"),
+        "listen": usage.Completer(descr="endpoint string, e.g. tcp:9090:interface=127.0.0.1",
+                                  repeat=True),
     })
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, endpoint: str) -> None:
+        """A Twisted endpoint string to listen on instead of --port/--host, e.g.
+        tcp:9090:interface=127.0.0.1 (repeatable: each one serves the same service)."""
+        self["listen"].append(endpoint)
+
+    def opt_version(self) -> None:
+        """Display bws's, Twisted's and Python's versions and exit."""
+        import platform
+
+        from bws import __version__
+        from twisted import version as twistedVersion
+
+        print(f"bws {__version__} (Twisted {twistedVersion.short()}, "
+              f"Python {platform.python_version()})")
+        sys.exit(0)
+
+    def getUsage(self, width: int | None = None) -> str:
+        """The options in two groups (general, then TLS), the description, the examples."""
+        longdesc, self.longdesc = self.longdesc, ""
+        try:
+            text = super().getUsage(width)
+        finally:
+            self.longdesc = longdesc
+        general: list[list[str]] = []
+        tls: list[list[str]] = []
+        entry: list[str] = []
+        for line in text.splitlines(keepends=True)[1:]:  # after "Options:"
+            if line[:8].strip().startswith("-"):  # an option, not a wrapped doc line
+                entry = []
+                long = line.split("--", 1)[1].split("=", 1)[0].split()[0]
+                (tls if long in TLS_OPTIONS else general).append(entry)
+            entry.append(line)
+        wrapped = textwrap.fill(longdesc, width or int(os.environ.get("COLUMNS", "80")))
+        return ("Options:\n" + "".join("".join(e) for e in general)
+                + "\nTLS options (wss://):\n" + "".join("".join(e) for e in tls)
+                + "\n" + wrapped + "\n\n" + self.examples)
 
     def opt_auth(self, description: str) -> None:
         """Authenticate upgrades with TYPE:ARGS, e.g. toml:users.toml or
@@ -162,13 +240,14 @@ class Options(usage.Options, strcred.AuthOptionMixin):
 
     def postOptions(self) -> None:
         if self["config"]:
-            from bws.configfile import load, refuseMixedOptions
+            from bws.configfile import checkListeners, load, refuseMixedOptions
 
             refuseMixedOptions(self)
             try:
                 self["serverConfig"] = load(self["config"], loadService)
+                checkListeners(self["serverConfig"])
             except ConfigurationError as e:
-                raise usage.UsageError(str(e)) from None
+                raise usage.UsageError(_oneLine(e)) from None
             return
         if self["auth-scopes"] and not self.get("credCheckers"):
             raise usage.UsageError("--auth-scopes needs --auth")
@@ -184,12 +263,18 @@ class Options(usage.Options, strcred.AuthOptionMixin):
             self["max-frame-size"] = CONFORMANCE_FRAME_SIZE
         if self["conformance"] and self["max-message-size"] is None:
             self["max-message-size"] = CONFORMANCE_FRAME_SIZE
+        if not 0 <= self["port"] <= 65535:
+            raise usage.UsageError(f"--port: must be 0..65535, got {self['port']}")
+        for endpoint in self["listen"]:
+            checkEndpoint(endpoint)
         self["upgradeService"] = loadService(self["service"])
         try:
             self["secureSocket"] = secureSocketFrom(self)
             applyServiceOptions(self["upgradeService"], self)
         except ConfigurationError as e:
             raise usage.UsageError(str(e)) from None
+        if self["secureSocket"] is not None:
+            checkSecureSocket(self["secureSocket"], self)
 
 
 def loadService(spec: str) -> Any:
@@ -217,10 +302,62 @@ def loadService(spec: str) -> Any:
             raise usage.UsageError(f"--service: {moduleName} has no {attribute}") from None
     if isinstance(target, type) or (
             not callable(getattr(target, "get", None)) and callable(target)):
-        target = target()  # a class or a zero-argument factory
+        try:
+            target = target()  # a class or a zero-argument factory
+        except Exception as e:
+            raise usage.UsageError(
+                f"--service: calling {spec} failed: {type(e).__name__}: {_oneLine(e)}") from None
     if not callable(getattr(target, "get", None)):
         raise usage.UsageError(f"--service: {spec} is not an upgrade service (no get())")
     return target
+
+
+def _oneLine(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def checkEndpoint(description: str) -> None:
+    """Parse a ``--listen`` endpoint string now (nothing is bound).
+
+    :raise usage.UsageError: naming ``--listen`` and the string.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(reactor, description)
+    except Exception as e:
+        raise usage.UsageError(f"--listen {description}: {_oneLine(e)}") from None
+
+
+def checkSecureSocket(secureSocket: ListenerSecureSocket, options: Options) -> None:
+    """Read the TLS files and build the ``SSL.Context`` now, as the listener will.
+
+    :raise usage.UsageError: naming the option whose file or value cannot be used.
+    """
+    from bws.tls import listenerTLSFactory
+    from bws.tls._files import loadIdentity, loadTrustedCertificates
+
+    keyOptions = "--keystore" if options["keystore"] else "--cert/--key"
+    try:
+        loadIdentity(secureSocket.key)
+    except SslError as e:
+        message = _oneLine(e).replace(
+            "keyPassword must be provided",
+            "give --key-password-file or --key-password-env").replace(
+            "keyPassword", "key password")
+        if not options["keystore"]:
+            keyOptions = "--cert" if message.startswith("Certificate") else "--key"
+        raise usage.UsageError(f"{keyOptions}: {message}") from None
+    if secureSocket.mutualSsl is not None:
+        try:
+            loadTrustedCertificates(secureSocket.mutualSsl.cert)
+        except SslError as e:
+            raise usage.UsageError(f"--client-ca: {_oneLine(e)}") from None
+    try:
+        listenerTLSFactory(secureSocket, Factory())
+    except SslError as e:
+        raise usage.UsageError(f"{keyOptions}: {_oneLine(e)}") from None
 
 
 def applyServiceOptions(upgradeService: Any, options: Options) -> None:
@@ -256,42 +393,150 @@ def secureSocketFrom(options: Options) -> ListenerSecureSocket | None:
         return None
     from bws import tls
 
+    def made(option: str, make: Callable[..., Any], **fields: Any) -> Any:
+        try:
+            return make(**fields)
+        except Exception as e:  # the record's own check (bws.errors.SslError, ValueError)
+            raise ConfigurationError(f"{option}: {_oneLine(e)}") from None
+
     key: CertKey | KeyStore
     if options["keystore"]:
         password = _readSecret(options["keystore-password-file"],
                                options["keystore-password-env"], "--keystore")
-        key = tls.KeyStore(path=options["keystore"], password=password or "")
+        if not password:
+            raise ConfigurationError(
+                f"--keystore {options['keystore']}: needs its password "
+                "(--keystore-password-file or --keystore-password-env)")
+        key = made("--keystore", tls.KeyStore, path=options["keystore"], password=password)
     else:
         password = _readSecret(options["key-password-file"], options["key-password-env"],
                                "--key")
-        key = tls.CertKey(certFile=options["cert"], keyFile=options["key"],
-                          keyPassword=password)
+        key = made("--cert/--key", tls.CertKey, certFile=options["cert"],
+                   keyFile=options["key"], keyPassword=password)
     fields: dict[str, Any] = {"key": key}
     if options["client-ca"]:
-        fields["mutualSsl"] = tls.MutualSsl(
-            verifyClient=options["verify-client"].upper(), cert=options["client-ca"])
+        fields["mutualSsl"] = made(
+            "--client-ca", tls.MutualSsl, verifyClient=options["verify-client"].upper(),
+            cert=options["client-ca"])
     if options["tls-versions"]:
-        fields["protocol"] = tls.Protocol(
-            name="TLS", versions=[v for v in options["tls-versions"].split(",") if v])
+        fields["protocol"] = made(
+            "--tls-versions", tls.Protocol, name="TLS",
+            versions=[v for v in options["tls-versions"].split(",") if v])
     if options["ciphers"]:
         fields["ciphers"] = [c for c in options["ciphers"].split(",") if c]
-    try:
-        return tls.ListenerSecureSocket(**fields)
-    except Exception as e:
-        raise ConfigurationError(str(e)) from None
+    return made("--ciphers" if options["ciphers"] else "TLS options",
+                tls.ListenerSecureSocket, **fields)
 
 
-def makeService(options: Options) -> IService:
-    """What ``twistd bws`` runs: the listener(s) of ``--config``'s file, or the one the
-    options describe, built by the same :func:`bws.configfile.buildService`."""
-    from bws.configfile import ListenerEntry, ServerConfig, ServiceEntry, buildService
+class BwsService(service.MultiService):
+    """What ``twistd bws`` runs: its :class:`bws.Listener`\\ s (one per ``--listen``, the
+    one of ``--port``/``--host``, or those of ``--config``'s file), each serving every
+    upgrade service at its path."""
 
+    log = Logger()
+
+    def __init__(self, listeners: list[tuple[Listener, str]],
+                 services: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        #: Each listener with the option (or the file's table) that made it, for messages.
+        self.listeners = listeners
+        #: Each service's name (``module:attribute``) and path, for the start-up lines.
+        self.upgradeServices = list(services)
+        for listener, _ in listeners:
+            listener.setServiceParent(self)
+
+    def bind(self) -> None:
+        """Bind every listener now (before twistd daemonizes or writes its pid file).
+
+        :raise SystemExit: with one line naming the listener that cannot bind, after
+            closing the ports already bound; twistd exits 1 with it.
+        """
+        for index, (listener, where) in enumerate(self.listeners):
+            failures: list[Failure] = []
+            listener.start().addErrback(failures.append)
+            if failures:
+                for bound, _ in self.listeners[:index]:
+                    bound.immediateStop()
+                error: Any = failures[0].value
+                if isinstance(error, CannotListenError):
+                    error = error.socketError
+                reason = getattr(error, "strerror", None) or _oneLine(error)
+                raise SystemExit(f"twistd bws: cannot listen on {where}: {reason}")
+
+    def served(self) -> list[tuple[str, str, str]]:
+        """``(service, url, path)`` for every service on every bound listener."""
+        served = []
+        for listener, where in self.listeners:
+            scheme = ("wss" if listener.config.secureSocket is not None
+                      or where.startswith("ssl:") else "ws")
+            address = listener.port.getHost() if listener.port is not None else None
+            for serviceName, path in self.upgradeServices:
+                shown = "/" if path == "*" else "/" + path.lstrip("/")
+                if isinstance(address, IPv6Address):
+                    url = f"{scheme}://[{address.host}]:{address.port}{shown}"
+                elif isinstance(address, IPv4Address):
+                    url = f"{scheme}://{address.host}:{address.port}{shown}"
+                else:
+                    url = f"{scheme} on {address or where}"
+                served.append((serviceName, url, path))
+        return served
+
+    def urls(self) -> list[str]:
+        """The ``ws://``/``wss://`` URL of each service on each bound listener."""
+        return [url for _, url, _ in self.served()]
+
+    def startService(self) -> None:
+        super().startService()
+        for serviceName, url, path in self.served():
+            self.log.info("bws: serving {service} at {url} (path {path})",
+                          service=serviceName, url=url, path=path)
+
+
+def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:
+    """The listeners of ``server``, each serving every service, not yet bound: the one
+    function ``--config``'s file and the command-line options both end in.
+
+    :raise ConfigurationError: from :meth:`bws.Listener.attach` (an unreadable user file).
+    """
+    listeners: list[tuple[Listener, str]] = []
+    for entry in server.listeners:
+        listener = Listener(entry.address, reactor=reactor,
+                            **attrs.asdict(entry.config, recurse=False))
+        listener.site.noisy = False  # the start-up line names the URL, not the factory
+        for served in server.services:
+            path = list(served.path) if isinstance(served.path, tuple) else served.path
+            listener.attach(served.upgradeService, path)
+        listeners.append((listener, entry.label))
+    return BwsService(listeners, [(served.name, "/".join(served.path)
+                                   if isinstance(served.path, tuple) else served.path)
+                                  for served in server.services])
+
+
+def buildService(options: Options) -> BwsService:
+    """The listeners the options (or ``--config``'s file) describe, not yet bound."""
     if options.get("serverConfig") is not None:
-        return buildService(options["serverConfig"])
+        return serviceFromRecords(options["serverConfig"])
     config = ListenerConfiguration(
         host=options["host"], secureSocket=options["secureSocket"],
         timeout=options["timeout"], server=options["server"],
         webSocketCompressionEnabled=not options["no-compression"])
-    return buildService(ServerConfig(
-        listeners=(ListenerEntry(options["listen"] or options["port"], config),),
-        services=(ServiceEntry(options["upgradeService"], options["path"]),)))
+    if options["listen"]:
+        listeners = tuple(ListenerEntry(endpoint, config, f"--listen {endpoint}")
+                          for endpoint in options["listen"])
+    else:
+        listeners = (ListenerEntry(options["port"], config,
+                                   f"{options['host']}:{options['port']} (--host/--port)"),)
+    services = (ServiceEntry(options["upgradeService"], options["path"], options["service"]),)
+    return serviceFromRecords(ServerConfig(listeners, services))
+
+
+def makeService(options: Options) -> BwsService:
+    """The service ``twistd bws`` runs, its ports already bound.
+
+    Binding here, before twistd logs, daemonizes or writes its pid file, is what makes a
+    port that is taken (or an address that is not this host's) stop ``twistd bws`` at once
+    with one line on stderr and exit status 1, as ``twistd web`` exits 1.
+    """
+    bwsService = buildService(options)
+    bwsService.bind()
+    return bwsService

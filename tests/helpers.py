@@ -1,19 +1,28 @@
-"""Shared test helpers: a bws listener on loopback, and raw-socket peers run in threads."""
+"""Shared test helpers: an upgrade service, WebSocket frames as bytes, and a raw peer in memory.
+
+``RawPeer`` speaks bytes to a :class:`bws.testing.MemoryListener` over ``twisted.test.iosim``:
+an upgrade request written by hand, frames built by :func:`frame`, the server's answer parsed
+back. Bytes move on ``listener.flush()`` and time on ``listener.advance()``, as for a client.
+"""
 
 from __future__ import annotations
 
-import base64
 import os
-import socket
 import struct
 from typing import Any
 
-from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
-from twisted.internet.threads import deferToThread
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 import bws
+from bws.testing import MemoryListener
+
+#: The sample key of RFC 6455 §1.3.
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+UPGRADE_REQUEST = ("GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   f"Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{{extra}}\r\n")
 
 
 @implementer(bws.IUpgradeService)
@@ -30,76 +39,30 @@ class Upgrade:
         return self.make() if self.make is not None else self.service
 
 
-class ListenerMixin:
-    """Starts a bws ``Listener`` on 127.0.0.1:0 and stops it at cleanup."""
+class Recorder:
+    """A service that records every callback it receives (and echoes messages)."""
 
-    @inlineCallbacks
-    def startListener(self, upgrade: Any, path: str = "/", clock: Any = None,
-                      **config: Any) -> Any:
-        listener = bws.Listener(0, host="127.0.0.1", clock=clock, **config)
-        listener.attach(upgrade, path)
-        yield listener.start()
-        self.addCleanup(listener.immediateStop)  # type: ignore[attr-defined]
-        self.listener = listener
-        self.port = listener.listeningPort
-        return listener
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.caller: Any = None
 
-    def url(self, path: str = "/") -> str:
-        return f"ws://127.0.0.1:{self.port}{path}"
+    def onOpen(self, caller: Any) -> None:
+        self.caller = caller
+        self.events.append(("open",))
 
+    def onTextMessage(self, caller: Any, text: str) -> str:
+        self.events.append(("text", text))
+        return text
 
-def inThread(fn: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
-    """Run a blocking peer (websockets' sync client, a raw socket) off the reactor thread."""
-    return deferToThread(fn, *args, **kwargs)
-
-
-def later(seconds: float, value: Any = None) -> Deferred[Any]:
-    d: Deferred[Any] = Deferred()
-    reactor.callLater(seconds, d.callback, value)  # type: ignore[attr-defined]
-    return d
-
-
-def rawUpgrade(port: int, path: str = "/", extra: str = "", timeout: float = 5) -> socket.socket:
-    """A raw socket that has completed a WebSocket handshake (the 101 is consumed)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(1)
-        if not chunk:
-            raise ConnectionError("closed during handshake")
-        head += chunk
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise ConnectionError(head.decode("latin-1"))
-    return s
-
-
-def httpRequest(port: int, request: bytes, timeout: float = 5) -> bytes:
-    """Send raw request bytes; return everything the server answers until it closes or idles."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(request)
-        data = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except (TimeoutError, ConnectionResetError):
-                break
-            if not chunk:
-                break
-            data += chunk
-            if b"\r\n\r\n" in data:
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")]
-                if length and len(body) >= length[0]:
-                    break
+    def onBinaryMessage(self, caller: Any, data: bytes) -> bytes:
+        self.events.append(("binary", data))
         return data
-    finally:
-        s.close()
+
+    def onClose(self, caller: Any, statusCode: int, reason: str) -> None:
+        self.events.append(("close", statusCode, reason))
+
+    def onError(self, caller: Any, error: Exception) -> None:
+        self.events.append(("error", error))
 
 
 def frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
@@ -113,44 +76,112 @@ def frame(opcode: int, payload: bytes, fin: bool = True, rsv: int = 0) -> bytes:
         head += bytes([0x80 | 126]) + struct.pack("!H", n)
     else:
         head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    key = (mask * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
     return head + mask + masked
 
 
-def readFrame(s: socket.socket) -> tuple[int, bool, bytes]:
-    """(opcode, fin, payload) of one unmasked server frame."""
-    def exactly(n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = s.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
-
-    b0, b1 = exactly(2)
+def parseFrame(data: bytes) -> tuple[tuple[int, bool, bytes], bytes] | None:
+    """``((opcode, fin, payload), rest)`` of the first unmasked server frame in ``data``, or
+    None while it is incomplete."""
+    if len(data) < 2:
+        return None
+    b0, b1 = data[0], data[1]
     n = b1 & 0x7F
+    start = 2
     if n == 126:
-        n = struct.unpack("!H", exactly(2))[0]
+        if len(data) < 4:
+            return None
+        n = struct.unpack("!H", data[2:4])[0]
+        start = 4
     elif n == 127:
-        n = struct.unpack("!Q", exactly(8))[0]
-    return b0 & 0x0F, bool(b0 & 0x80), exactly(n)
+        if len(data) < 10:
+            return None
+        n = struct.unpack("!Q", data[2:10])[0]
+        start = 10
+    if len(data) < start + n:
+        return None
+    return (b0 & 0x0F, bool(b0 & 0x80), data[start:start + n]), data[start + n:]
 
 
 def closeCode(payload: bytes) -> int | None:
+    """The status code of a close frame's payload (None when it carries none)."""
     return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
 
 
-def answeringCloseCode(port: int, data: bytes, extra: str = "") -> int | None:
-    """Upgrade, send ``data``, and return the close code of the server's answer (None if
-    its first frame is not a close)."""
-    s = rawUpgrade(port, extra=extra)
-    try:
-        try:
-            s.sendall(data)
-        except OSError:
-            pass  # the server may refuse before it has read everything
-        op, _, payload = readFrame(s)
-        return closeCode(payload) if op == 8 else None
-    finally:
-        s.close()
+def closePayload(code: int, reason: str = "") -> bytes:
+    """A close frame's payload: status code, then the UTF-8 reason."""
+    return struct.pack("!H", code) + reason.encode("utf-8")
+
+
+class RawPeer(Protocol):
+    """A peer writing raw bytes; what the server answers is kept in :attr:`received`.
+
+    :ivar lostReason: the ``Failure`` the connection ended with, or None while it is open.
+    """
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.lostReason: Failure | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.lostReason = reason
+
+    def send(self, data: bytes) -> None:
+        """Write bytes (they reach the server on the next flush)."""
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    def sendUpgrade(self, path: str = "/", extra: str = "") -> None:
+        """Write a WebSocket upgrade request for ``path`` with ``extra`` header lines."""
+        self.send(UPGRADE_REQUEST.format(path=path, extra=extra).encode())
+
+    def takeHead(self) -> bytes:
+        """Consume and return the HTTP response head (through the blank line)."""
+        head, separator, rest = self.received.partition(b"\r\n\r\n")
+        if not separator:
+            raise AssertionError(f"no complete HTTP head in {self.received[:200]!r}")
+        self.received = rest
+        return head + separator
+
+    def takeFrames(self) -> list[tuple[int, bool, bytes]]:
+        """Consume and return every complete server frame received so far."""
+        frames = []
+        while True:
+            parsed = parseFrame(self.received)
+            if parsed is None:
+                return frames
+            found, self.received = parsed
+            frames.append(found)
+
+    @property
+    def disconnected(self) -> bool:
+        return self.lostReason is not None
+
+
+def rawConnect(listener: MemoryListener) -> RawPeer:
+    """A :class:`RawPeer` connected to ``listener`` in memory (nothing sent yet)."""
+    peer = RawPeer()
+    listener._connector(Factory.forProtocol(lambda: peer))
+    return peer
+
+
+def rawUpgrade(listener: MemoryListener, path: str = "/", extra: str = "") -> RawPeer:
+    """A :class:`RawPeer` whose upgrade succeeded (the 101 head is consumed)."""
+    peer = rawConnect(listener)
+    peer.sendUpgrade(path, extra)
+    listener.flush()
+    head = peer.takeHead()
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise AssertionError(head.decode("latin-1"))
+    return peer
+
+
+def httpAnswer(listener: MemoryListener, request: bytes) -> bytes:
+    """Everything the server answers to the raw ``request`` bytes, in memory."""
+    peer = rawConnect(listener)
+    peer.send(request)
+    listener.flush()
+    return peer.received

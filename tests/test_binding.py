@@ -213,12 +213,13 @@ class RawBindingTests(BindingTestCase):
         text = "x" * 1000
 
         def measure(function: Any) -> float:
+            # CPU time of this thread: other processes on a loaded machine do not count.
             best = float("inf")
             for _ in range(5):
-                start = time.perf_counter()
+                start = time.thread_time()
                 for _ in range(20000):
                     function(text)
-                best = min(best, time.perf_counter() - start)
+                best = min(best, time.thread_time() - start)
             return best
 
         self.assertLess(measure(bind), measure(identity) * 3)
@@ -505,10 +506,10 @@ class XmlBindingTests(BindingTestCase):
 
     def test_billionLaughs(self) -> None:
         """Entity declarations are refused at once instead of being expanded."""
-        start = time.perf_counter()
+        start = time.thread_time()  # CPU seconds of this thread, whatever the machine's load
         error = self.bindingFails(binderFor(ElementTree.Element).text, BILLION_LAUGHS)
         self.bindingFails(binderFor(ElementTree.Element).binary, BILLION_LAUGHS.encode())
-        self.assertLess(time.perf_counter() - start, 1.0)
+        self.assertLess(time.thread_time() - start, 1.0)
         self.assertIn("failed to parse xml", str(error))
 
     def test_externalEntity(self) -> None:

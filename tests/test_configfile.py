@@ -7,15 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from twisted.application.service import MultiService
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 import bws
 from bws.auth.records import FileUserStoreConfigWithScopes
 from bws.config import ConfigurationError, serviceConfigOf
-from bws.configfile import ServerConfig, buildService, load
-from bws.tap import Options, loadService, makeService
+from bws.configfile import ServerConfig, checkListeners, load
+from bws.tap import BwsService, Options, buildService, loadService, serviceFromRecords
 from bws.testing.echo import EchoUpgradeService
 from bws.tls import CertKey, KeyStore, TrustStore
 
@@ -102,12 +101,17 @@ class ExampleFileTests(ConfigFileMixin, SynchronousTestCase):
         self.assertIsInstance(entry, FileUserStoreConfigWithScopes)
         self.assertEqual(entry.scopes, ("write",))
 
-    def test_buildService(self) -> None:
-        """Two listeners become a MultiService of Listeners, each serving both services."""
-        built = buildService(self.server)
-        self.assertIsInstance(built, MultiService)
-        listeners = list(built)  # type: ignore[call-overload]
-        self.assertEqual(len(listeners), 2)
+    def test_serviceFromRecords(self) -> None:
+        """Two listeners become twistd bws's MultiService of Listeners, each serving both
+        services, labelled by their tables."""
+        built = serviceFromRecords(self.server)
+        self.assertIsInstance(built, BwsService)
+        listeners = [listener for listener, _ in built.listeners]
+        self.assertEqual([label for _, label in built.listeners],
+                         ["bws.toml:[[listeners]][0]", "bws.toml:[[listeners]][1]"])
+        self.assertEqual(list(built), listeners)  # type: ignore[call-overload]
+        self.assertEqual(built.upgradeServices, [("bws.testing.echo:EchoUpgradeService", "/echo"),
+                                          ("chat:Rooms", "/rooms/{room}")])
         for listener in listeners:
             self.assertIsInstance(listener, bws.Listener)
             self.assertEqual(sorted(a.path for a in listener.router.attachments),
@@ -123,9 +127,8 @@ class OptionsTests(ConfigFileMixin, SynchronousTestCase):
         """``--config FILE`` alone makes the file's listeners."""
         options = Options()
         options.parseOptions(["--config", self.write(PLAIN + ECHO)])
-        listener = makeService(options)
-        self.assertIsInstance(listener, bws.Listener)
-        assert isinstance(listener, bws.Listener)
+        [(listener, label)] = buildService(options).listeners
+        self.assertEqual(label, "bws.toml:[[listeners]][0]")
         self.assertEqual(listener.portNumber, 9090)
         self.assertEqual(listener.router.attachments[0].path, "/")
 
@@ -145,6 +148,26 @@ class OptionsTests(ConfigFileMixin, SynchronousTestCase):
             usage.UsageError, options.parseOptions,
             ["--config", self.write(PLAIN + ECHO), "--auth", "memory:a:b"])
         self.assertIn("combined with --auth", str(error))
+
+    def test_listenMixRefused(self) -> None:
+        """``--listen`` with ``--config`` is refused too."""
+        options = Options()
+        error = self.assertRaises(
+            usage.UsageError, options.parseOptions,
+            ["--config", self.write(PLAIN + ECHO), "--listen", "tcp:0"])
+        self.assertIn("combined with --listen", str(error))
+
+    def test_tlsFilesRead(self) -> None:
+        """A certificate file that cannot be read stops --config, naming the table."""
+        options = Options()
+        error = self.assertRaises(
+            usage.UsageError, options.parseOptions,
+            ["--config", self.write(PLAIN + "[listeners.secureSocket.key]\n"
+                                    "certFile = 'nowhere.pem'\nkeyFile = 'nowhere.key'\n"
+                                    + ECHO)])
+        self.assertTrue(str(error).startswith(
+            "bws.toml:[[listeners]][0].secureSocket.key: "), str(error))
+        self.assertIn("nowhere.pem", str(error))
 
     def test_fileErrorIsUsageError(self) -> None:
         """A refused file is a usage error carrying the file's message."""
@@ -403,8 +426,7 @@ class ServiceErrorTests(ConfigFileMixin, SynchronousTestCase):
         """A path may be a list of segments."""
         server = self.load(PLAIN + ECHO + "path = ['chat', 'v1']\n")
         self.assertEqual(server.services[0].path, ("chat", "v1"))
-        listener = buildService(server)
-        assert isinstance(listener, bws.Listener)
+        [(listener, _)] = serviceFromRecords(server).listeners
         self.assertEqual(len(listener.router.attachments), 1)
 
 
@@ -453,6 +475,21 @@ class AuthErrorTests(ConfigFileMixin, SynchronousTestCase):
             self.refused(PLAIN + ECHO + "auth = 'file'\n"),
             "bws.toml:[[services]][0].auth: must be an array of tables ([[services.auth]]), "
             "got a string")
+
+
+class CheckListenersTests(ConfigFileMixin, SynchronousTestCase):
+    """checkListeners: endpoint strings parsed and TLS files read before anything binds."""
+
+    def test_badEndpoint(self) -> None:
+        """An endpoint string Twisted cannot parse is named under .endpoint."""
+        server = self.load("[[listeners]]\nendpoint = 'nosuchkind:1'\n" + ECHO)
+        error = self.assertRaises(ConfigurationError, checkListeners, server)
+        self.assertTrue(str(error).startswith("bws.toml:[[listeners]][0].endpoint: "),
+                        str(error))
+
+    def test_plainPasses(self) -> None:
+        """Plain listeners with valid endpoints pass."""
+        checkListeners(self.load(PLAIN + "[[listeners]]\nendpoint = 'tcp:0'\n" + ECHO))
 
 
 class PageTests(ConfigFileMixin, SynchronousTestCase):

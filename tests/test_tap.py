@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 import bws
 from bws.config import serviceConfigOf
-from bws.tap import Options, makeService
+from bws.tap import Options, buildService
 from bws.testing.echo import EchoUpgradeService
 
 
@@ -30,7 +30,7 @@ class OptionsTests(SynchronousTestCase):
         """No options: the echo service at / on port 9090, all interfaces, compression on."""
         options = Options()
         options.parseOptions([])
-        listener = makeService(options)
+        [(listener, _)] = buildService(options).listeners
         self.assertIsInstance(listener, bws.Listener)
         self.assertEqual(listener.portNumber, 9090)
         self.assertEqual(listener.config.host, "0.0.0.0")
@@ -47,7 +47,7 @@ class OptionsTests(SynchronousTestCase):
                               "--service", "bws.testing.echo:EchoUpgradeService",
                               "--max-frame-size", "1024", "--idle-timeout", "2.5",
                               "--no-compression", "--allowed-origin", "https://a.example"])
-        listener = makeService(options)
+        [(listener, _)] = buildService(options).listeners
         attachment = listener.router.attachments[0]
         config = serviceConfigOf(attachment.upgradeService)
         self.assertEqual((config.maxFrameSize, config.idleTimeout), (1024, 2.5))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
 import bws
 import bws.testing
-from bws.testing.echo import EchoUpgradeService
+from bws.testing.echo import EchoService, EchoUpgradeService
 
 
 class Idle:
@@ -68,3 +69,18 @@ class ConnectTests(SynchronousTestCase):
         d = conn.client.close()
         conn.flush()
         self.successResultOf(d)
+
+
+class EchoInterfaceTests(SynchronousTestCase):
+    """The echo services provide the interfaces they declare."""
+
+    def test_echoService(self) -> None:
+        """``EchoService`` is a ``bws.IService``."""
+        self.assertTrue(verifyObject(bws.IService, EchoService()))
+
+    def test_echoUpgradeService(self) -> None:
+        """``EchoUpgradeService`` is a ``bws.IUpgradeService`` whose ``get`` gives its
+        ``EchoService``."""
+        upgrade = EchoUpgradeService()
+        self.assertTrue(verifyObject(bws.IUpgradeService, upgrade))
+        self.assertIs(upgrade.get(None), upgrade.service)

@@ -16,7 +16,6 @@ from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import error as netError
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
@@ -33,7 +32,6 @@ from bws.auth.records import (
 )
 from bws.errors import ConfigurationError
 from bws.request import Principal
-from bws.tls._contexts import clientTLSFactory
 
 __all__ = ["LdapChecker", "checkerFor", "checkerFromString", "escapeFilterValue"]
 
@@ -269,10 +267,14 @@ class LdapChecker:
     async def _connect(self) -> _Client:
         """A new connection, within ``connectionTimeout``."""
         config = self.config
+        from twisted.internet.endpoints import HostnameEndpoint  # loads the TLS stack
+
         endpoint = HostnameEndpoint(self._reactor, self._host, self._port,
                                     timeout=config.connectionTimeout)
         factory: Any = Factory.forProtocol(_Client)
         if self._tls:
+            from bws.tls._contexts import clientTLSFactory  # OpenSSL on first use
+
             factory = clientTLSFactory(config.secureSocket, self._host, factory, self._reactor)
         connecting = endpoint.connect(factory)
         connecting.addTimeout(config.connectionTimeout, self._clock)

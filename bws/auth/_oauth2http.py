@@ -8,20 +8,20 @@ import base64
 import json
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTime
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.iweb import IAgentEndpointFactory
 from zope.interface import implementer
 
 from bws.auth.records import OAuth2ClientConfig
-from bws.tls._contexts import clientTLSFactory
 from bws.tls._records import ClientSecureSocket
+
+if TYPE_CHECKING:
+    from twisted.internet.endpoints import HostnameEndpoint
 
 __all__ = ["EndpointError", "EndpointAnswer", "postForm", "clientBasic", "MAX_ANSWER_BYTES"]
 
@@ -66,6 +66,8 @@ class _Endpoints:
 
     def endpointForURI(self, uri: Any) -> Any:
         host = uri.host.decode("idna") if isinstance(uri.host, bytes) else uri.host
+        from twisted.internet.endpoints import HostnameEndpoint  # loads the TLS stack
+
         tcp = HostnameEndpoint(self._reactor, host, uri.port, timeout=self._timeout)
         if uri.scheme == b"https":
             return _TLSEndpoint(tcp, self._secureSocket, host, self._reactor)
@@ -81,6 +83,8 @@ class _TLSEndpoint:
         self._reactor = reactor
 
     def connect(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
+        from bws.tls._contexts import clientTLSFactory  # OpenSSL loads on first use
+
         tls = clientTLSFactory(self._secureSocket, self._host, factory, self._reactor)
         connecting: Deferred[Any] = self._tcp.connect(tls)
         return connecting.addCallback(lambda protocol: protocol.wrappedProtocol)
@@ -135,6 +139,7 @@ def postForm(reactor: Any, clock: IReactorTime, url: str, form: Sequence[tuple[s
         failing with :class:`EndpointError` saying why there is none.
     """
     from treq.client import HTTPClient
+    from twisted.web.client import Agent, HTTPConnectionPool
 
     agent = Agent.usingEndpointFactory(
         reactor, _Endpoints(reactor, clientConfig.secureSocket, clientConfig.timeout),

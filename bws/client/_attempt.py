@@ -99,19 +99,24 @@ class Attempt:
 
     # -- the opening handshake ---------------------------------------------------------
 
-    def responseReceived(self, raw: bytes) -> HttpResponse:
-        """The head of the server's answer arrived."""
-        response = HttpResponse.parse(raw)
+    def responseReceived(self, raw: bytes, body: bytes = b"") -> HttpResponse:
+        """The head of the server's answer arrived (and a refusal's ``body``)."""
+        response = HttpResponse.parse(raw, body)
         self.owner.handshakeAnswered(response)
         return response
 
-    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str) -> None:
+    def handshakeRefused(self, raw: bytes | None, reason: str, actualSubProtocol: str,
+                         body: bytes = b"") -> None:
         """The answer is not a valid 101 (RFC 6455 §4.1): keep the error ``whenOpen`` fails
-        with."""
-        response = self.responseReceived(raw) if raw else None
+        with; a refusal's plain-text body (the server's reason) ends its message."""
+        if self.handshakeError is not None:
+            return
+        response = self.responseReceived(raw, body) if raw else None
         if response is not None and response.statusCode not in (0, 101):
             message = (f"Invalid handshake response getStatus: {response.statusCode} "
                        f"{response.reasonPhrase}".rstrip())
+            if response.bodyText:
+                message += f": {response.bodyText}"
         elif "subprotocol" in reason:
             message = (f"Invalid subprotocol. Actual: {actualSubProtocol or 'null'}. "
                        f"Expected one of: {', '.join(self.owner.config.subProtocols)}")

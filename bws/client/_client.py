@@ -34,16 +34,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
+import idna
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws._autobahn import ClientFactory, clientOptions
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
+from bws._http import encodePath, encodeQuery, hasControl, isToken
 from bws.auth.client import authorizationSource, checkHeaderValue
 from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
@@ -67,38 +68,97 @@ __all__ = ["Client", "Target", "parseUrl", "cookieHeader", "Connector"]
 
 @attrs.frozen
 class Target:
-    """A parsed ``ws://`` / ``wss://`` URL."""
+    """A parsed ``ws://`` / ``wss://`` URL.
+
+    :ivar url: the URL as given.
+    :ivar secure: whether it is ``wss://``.
+    :ivar host: the host to connect to: ASCII (IDNA for a non-ASCII name), an IPv6
+        address without brackets.
+    :ivar port: the port to connect to (80 or 443 when the URL has none).
+    :ivar resource: the request target: path and query, percent-encoded as browsers do.
+    :ivar hostHeader: the ``Host`` value: the host, and the port unless it is the scheme's.
+    """
 
     url: str
     secure: bool
     host: str
     port: int
+    resource: str = "/"
+    hostHeader: str = ""
+
+
+#: Code points a host may not hold (WHATWG URL standard, forbidden domain code points that
+#: the URL split leaves in it).
+_FORBIDDEN_HOST = frozenset(" <>[]\\^|%")
 
 
 def parseUrl(url: Any) -> Target:
-    """Check a WebSocket URL; a bad one raises ``Error("Malformed URL: ...")``."""
+    """
+    Check a WebSocket URL and encode it as browsers do (WHATWG URL standard).
+
+    The path and query are percent-encoded as UTF-8 (``/chat room`` is ``/chat%20room``,
+    ``?q=é`` is ``?q=%C3%A9``; ``%XX`` already there is kept, ``\\`` in the path is
+    ``/``); a non-ASCII host is converted with IDNA (UTS #46), the port is left out of
+    ``Host`` when it is the scheme's default.
+
+    :param url: e.g. ``"ws://127.0.0.1:9090/ws/user/albanø?q=é"``.
+    :raises Error: ``"Malformed URL: <url> (<why>)"`` for anything else: no ``ws``/``wss``
+        scheme, no host or a host that cannot be written, a bad port, a control character
+        (CR, LF, TAB, NUL, ...) anywhere, or a fragment (RFC 6455 §3).
+    """
     if not isinstance(url, str) or not url:
         raise Error(f"Malformed URL: {url!r}")
-    if "://" not in url:
-        if ":" in url or "/" in url:
+    if hasControl(url):
+        raise Error(f"Malformed URL: {url!r} (control characters are not allowed)")
+    text = url.strip(" ")
+    if "://" not in text.replace("\\", "/"):
+        if ":" in text or "/" in text:
             raise Error(f"Malformed URL: {url} (no scheme: it must start with ws:// or wss://)")
         raise Error(f"Malformed URL: {url}")
+    # In ws(s) URLs a backslash is a slash before the query (WHATWG: special URLs).
+    head, querySep, query = text.partition("?")
+    text = head.replace("\\", "/") + querySep + query
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(text)
         port = parts.port
     except ValueError as e:
         raise Error(f"Malformed URL: {url} ({e})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("ws", "wss"):
         raise Error(f"Malformed URL: {url} (scheme {parts.scheme!r}: use ws:// or wss://)")
-    if not parts.hostname:
+    if "#" in text:
+        raise Error(f"Malformed URL: {url} (a WebSocket URL has no fragment, RFC 6455 §3)")
+    host = parts.hostname
+    if not host:
         raise Error(f"Malformed URL: {url} (no host)")
+    if "[" in parts.netloc:
+        hostText = f"[{host}]"
+    else:
+        host = unquote(host).lower()
+        if any(c in _FORBIDDEN_HOST for c in host) or hasControl(host):
+            raise Error(f"Malformed URL: {url} (the host {host!r} cannot be written)")
+        if not host.isascii():
+            try:
+                host = idna.encode(host, uts46=True).decode("ascii")
+            except idna.IDNAError as e:
+                raise Error(f"Malformed URL: {url} (host: {e})") from None
+        hostText = host
     secure = scheme == "wss"
-    return Target(url, secure, parts.hostname, port or (443 if secure else 80))
+    default = 443 if secure else 80
+    resource = encodePath(parts.path or "/")
+    if querySep:
+        resource += "?" + encodeQuery(parts.query)
+    hostHeader = hostText if port is None or port == default else f"{hostText}:{port}"
+    return Target(url, secure, host, default if port is None else port, resource, hostHeader)
 
 
 def cookieHeader(cookies: Any) -> str | None:
-    """The ``Cookie`` header for ``cookies`` (objects, mappings or pairs), longest path first."""
+    """The ``Cookie`` header for ``cookies`` (objects, mappings or pairs), longest path first.
+
+    :raises Error: ``"Invalid cookie: <cookie>"`` for a cookie without a name, a name that
+        is not a token, or a name or value holding a control character or ``;`` (it would
+        end the field or start another cookie: RFC 6265 §4.2.1).
+    """
     items = []
     for cookie in cookies:
         if isinstance(cookie, Mapping):
@@ -108,9 +168,11 @@ def cookieHeader(cookies: Any) -> str | None:
         else:
             name, value = getattr(cookie, "name", None), getattr(cookie, "value", None)
             path = getattr(cookie, "path", None)
-        if not name:
+        text = "" if value is None else str(value)
+        if (not isinstance(name, str) or not isToken(name) or hasControl(text)
+                or ";" in text):
             raise Error(f"Invalid cookie: {cookie!r}")
-        items.append((len(path or ""), f"{name}={'' if value is None else value}"))
+        items.append((len(path or ""), f"{name}={text}"))
     items.sort(key=lambda item: -item[0])
     return "; ".join(text for _, text in items) or None
 
@@ -167,6 +229,7 @@ class Client:
         try:
             cfg = build(ClientConfiguration, config)
             target = parseUrl(url)
+            cookieHeader(cfg.cookies)  # a bad cookie fails here, before anything is sent
         except Error as e:
             return fail(e)
         if reactor is None:
@@ -193,18 +256,34 @@ class Client:
         return clientTLSFactory(self.config.secureSocket, self.target.host, factory,
                                 self.clock)
 
-    def _upgradeHeaders(self, authorization: str | None = None) -> dict[str, str]:
-        """The upgrade request's extra headers: ``customHeaders``, then ``Cookie``, then
-        ``Authorization`` from ``auth`` (which replaces one in ``customHeaders``)."""
-        headers = dict(self.config.customHeaders)
+    def _upgradeHeaders(self, authorization: str | None = None) -> list[tuple[str, str]]:
+        """The upgrade request's headers other than those bws writes itself: ``Host`` first
+        (the URL's, or the one ``customHeaders`` gives: never both), then ``customHeaders``
+        in order, then ``Cookie`` (a ``Cookie`` of ``customHeaders`` joined with
+        ``cookies``: one field, RFC 6265 §5.4), then ``Authorization`` from ``auth``
+        (which replaces one in ``customHeaders``)."""
+        host = self.target.hostHeader
+        headers: list[tuple[str, str]] = []
+        cookieName, cookieValues = "Cookie", []
+        for name, value in self.config.customHeaders.items():
+            lower = name.lower()
+            if lower == "host":
+                host = value
+            elif lower == "cookie":
+                cookieName = name
+                cookieValues.append(value)
+            elif lower == "authorization" and authorization is not None:
+                continue
+            else:
+                headers.append((name, value))
         cookies = cookieHeader(self.config.cookies)
         if cookies:
-            headers["Cookie"] = cookies
+            cookieValues.append(cookies)
+        if cookieValues:
+            headers.append((cookieName, "; ".join(cookieValues)))
         if authorization is not None:
-            for name in [n for n in headers if n.lower() == "authorization"]:
-                del headers[name]
-            headers["Authorization"] = authorization
-        return headers
+            headers.append(("Authorization", authorization))
+        return [("Host", host), *headers]
 
     def _authorization(self) -> Deferred[str | None]:
         """The ``Authorization`` value of the next attempt from ``config.auth`` (asked anew
@@ -248,13 +327,16 @@ class Client:
 
     def _handshake(self, authorization: str | None) -> Deferred[Attempt]:
         config = self.config
+        from bws._autobahn import ClientFactory, clientOptions  # loads on first connect
+
         attempt = Attempt(self)
         opened = attempt.whenOpen
         factory = ClientFactory(
-            self.target.url, self._upgradeHeaders(authorization), list(config.subProtocols),
+            self.target.resource, self._upgradeHeaders(authorization), list(config.subProtocols),
             clientOptions(config.maxFrameSize, config.messageLimit,
                           config.webSocketCompressionEnabled),
-            self.clock, attempt.connection, attempt)
+            self.clock, attempt.connection, attempt,
+            (self.target.host, self.target.port, self.target.secure))
         try:
             connecting = self.connector(factory)
         except Error as e:
@@ -264,7 +346,9 @@ class Client:
             if opened.called:
                 return
             proto = factory.built
-            opened.errback(HandshakeTimedOut("Handshake timed out"))
+            if proto is not None:
+                proto.finishRefusal()  # a refusal whose body is late still says its status
+            opened.errback(attempt.handshakeError or HandshakeTimedOut("Handshake timed out"))
             connecting.cancel()
             if proto is not None and proto.transport is not None:
                 proto.transport.abortConnection()

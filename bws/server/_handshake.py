@@ -1,11 +1,13 @@
 # -*- test-case-name: tests.server.test_handshake -*-
 """The upgrade request's checks as values: plain values in, ``Accept`` or ``Reject`` out.
 
-Each rule takes what it needs from the request (the method, the values of one header, the
-request target's bytes) and returns ``None`` to go on or a :class:`Reject` to answer with.
-:func:`checkUpgrade` runs them in the order a listener applies them (spec §2.2, RFC 6455
-§4.2.1). Routing (404) and the listener's state (503) come before these; the binding of
-``get``'s parameters, authentication and ``get`` itself come after.
+Each rule takes what it needs from the request (the method, the HTTP version, the values of
+one header, the request target's bytes) and returns ``None`` to go on or a :class:`Reject` to
+answer with. :func:`checkUpgrade` runs them in the order a listener applies them (spec §2.2,
+RFC 6455 §4.2.1). Routing (404) and the listener's state (503) come before these; the
+binding of ``get``'s parameters, authentication and ``get`` itself come after.
+:func:`checkBody` also runs alone, as soon as the request's headers are complete, so that no
+byte of a body is ever read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from bws._http import normalizeOrigin, parseTokens, validKey
+from bws._http import normalizeOrigin, parseTokens, validHost, validKey
 from bws.config import RequestLimitConfigs
 from bws.errors import AuthnError, AuthzError, UpgradeError
 
@@ -23,9 +25,12 @@ __all__ = [
     "Reject",
     "STOPPING",
     "NOT_FOUND",
+    "HAS_BODY",
     "INTERNAL_ERROR",
     "limitsViolation",
     "checkLimits",
+    "checkHttpVersion",
+    "checkBody",
     "checkMethod",
     "checkUpgradeHeaders",
     "checkVersion",
@@ -110,6 +115,58 @@ def checkLimits(uri: bytes, headers: HeaderPairs, limits: RequestLimitConfigs) -
     return None if status is None else Reject(status)
 
 
+def checkHttpVersion(version: str) -> Reject | None:
+    """
+    Require HTTP/1.1 or later (RFC 6455 §4.1 item 1, §4.2.1 item 1).
+
+    HTTP/1.0 gets 400, not 505: 505 refuses a *major* version (RFC 9110 §15.6.6), and
+    HTTP/1.0 shares HTTP/1.1's.
+
+    :param version: the request line's version, e.g. ``"HTTP/1.1"``.
+    :return: ``None`` to go on; a 400 for HTTP/1.0 or anything that is not ``HTTP/x.y``.
+    """
+    if version == "HTTP/1.1":
+        return None
+    name, _, number = version.partition("/")
+    major, _, minor = number.partition(".")
+    if (name == "HTTP" and major.isdigit() and minor.isdigit() and len(major) == 1
+            and len(minor) == 1 and (int(major), int(minor)) >= (1, 1)):
+        return None
+    return Reject(400, "WebSocket upgrades need HTTP/1.1 or later")
+
+
+#: The answer to an upgrade request that carries a body.
+HAS_BODY = Reject(400, "An upgrade request has no body")
+
+
+def checkBody(contentLengths: Sequence[str], transferEncodings: Sequence[str],
+              maxEntityBodySize: int) -> Reject | None:
+    """
+    An upgrade request has no body (RFC 9110 §9.3.1: a GET's content has no meaning; RFC
+    6455 §4.2.2: every byte after the request's head is WebSocket data). Applied as soon as
+    the head is complete, before any body byte is read or stored.
+
+    :param contentLengths: every ``Content-Length`` value; ``"0"`` is no body.
+    :param transferEncodings: every ``Transfer-Encoding`` value; any one announces a body
+        (RFC 9112 §6.3).
+    :param maxEntityBodySize: ``RequestLimitConfigs.maxEntityBodySize``; -1 is no limit.
+    :return: ``None`` to go on; a 413 (no body text) for a ``Content-Length`` over
+        ``maxEntityBodySize``, else a 400 (:data:`HAS_BODY`) for any body.
+    """
+    if transferEncodings:
+        return HAS_BODY
+    for value in contentLengths:
+        text = value.strip()
+        if not text.isdigit():
+            return HAS_BODY
+        length = int(text)
+        if 0 <= maxEntityBodySize < length:
+            return Reject(413)
+        if length:
+            return HAS_BODY
+    return None
+
+
 def checkMethod(method: str) -> Reject | None:
     """
     Only ``GET`` upgrades (RFC 6455 §4.2.1 item 1).
@@ -165,13 +222,19 @@ def checkKey(keys: Sequence[str]) -> Reject | None:
 
 def checkHost(hosts: Sequence[str]) -> Reject | None:
     """
-    Require a ``Host`` header (RFC 6455 §4.2.1 item 2; RFC 9112 §3.2).
+    Require exactly one well-formed ``Host`` header (RFC 6455 §4.2.1 item 2; RFC 9112 §3.2:
+    a request with none, more than one, or an invalid value gets 400).
 
     :param hosts: every ``Host`` value.
-    :return: ``None`` to go on; a 400 when there is none.
+    :return: ``None`` to go on; a 400 when there is none, more than one, or the value is not
+        ``host[:port]``.
     """
     if not hosts:
         return Reject(400, "Missing Host header")
+    if len(hosts) > 1:
+        return Reject(400, "Duplicated Host header")
+    if not validHost(hosts[0].strip()):
+        return Reject(400, "Malformed Host header")
     return None
 
 
@@ -205,10 +268,10 @@ def chooseSubProtocol(offered: Iterable[str], supported: Sequence[str]) -> str |
 
 def checkUpgrade(method: str, uri: bytes, headers: HeaderPairs, limits: RequestLimitConfigs,
                  allowedOrigins: tuple[str, ...] | None,
-                 subProtocols: Sequence[str]) -> Accept | Reject:
+                 subProtocols: Sequence[str], httpVersion: str = "HTTP/1.1") -> Accept | Reject:
     """
-    Run every header check, in order: limits, method, upgrade headers, version, key, Host,
-    origin; then choose the subprotocol.
+    Run every header check, in order: limits, HTTP version, body, method, upgrade headers,
+    version, key, Host, origin; then choose the subprotocol.
 
     :param method: the request method.
     :param uri: the request target, as sent.
@@ -217,6 +280,7 @@ def checkUpgrade(method: str, uri: bytes, headers: HeaderPairs, limits: RequestL
     :param limits: ``ListenerConfiguration.requestLimits``.
     :param allowedOrigins: ``WSServiceConfig.allowedOrigins``.
     :param subProtocols: ``WSServiceConfig.subProtocols``.
+    :param httpVersion: the request line's version, e.g. ``"HTTP/1.1"``.
     :return: the first :class:`Reject` a rule gives, else an :class:`Accept`.
     """
     byName: dict[str, list[str]] = {}
@@ -225,6 +289,9 @@ def checkUpgrade(method: str, uri: bytes, headers: HeaderPairs, limits: RequestL
     keys = byName.get("sec-websocket-key", [])
     rejected = (
         checkLimits(uri, headers, limits)
+        or checkHttpVersion(httpVersion)
+        or checkBody(byName.get("content-length", ()), byName.get("transfer-encoding", ()),
+                     limits.maxEntityBodySize)
         or checkMethod(method)
         or checkUpgradeHeaders(byName.get("upgrade", ()), byName.get("connection", ()))
         or checkVersion(byName.get("sec-websocket-version", []))

@@ -8,13 +8,11 @@ from typing import Any, cast
 from twisted.application import service
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint, serverFromString
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
 
-from bws._autobahn import serverFactory
 from bws.auth._stores import CheckerCache, buildEntries
 from bws.config import (
     ConfigurationError,
@@ -23,8 +21,7 @@ from bws.config import (
     serviceConfigOf,
 )
 from bws.server._routing import Attachment, Router
-from bws.server._web import UpgradeResource, UpgradeSite
-from bws.tls import listenerTLSFactory
+from bws.server._web import UpgradeResource, UpgradeSite, guardSharedSite
 
 __all__ = ["Listener"]
 
@@ -73,6 +70,7 @@ class Listener(service.Service):
         self.resource = UpgradeResource(self.router, self.config, self.clock, fallback)
         if self.sharedSite is not None:
             self.sharedSite.resource = self.resource
+            guardSharedSite(self.sharedSite, self.resource)
             self.site: Site = self.sharedSite
         else:
             self.site = UpgradeSite(self.resource, self.config, self.clock)
@@ -97,6 +95,8 @@ class Listener(service.Service):
         config = serviceConfigOf(upgradeService)
         # Stores are read now (a missing user file fails here, not at the first request).
         entries = buildEntries(config.auth, self.reactor, self.checkers)
+        from bws._autobahn import serverFactory  # Autobahn loads with the first service
+
         factory = serverFactory(config, self.config, self.clock)
         attachment = Attachment(upgradeService, path, config)
         self.router.add(attachment)
@@ -120,11 +120,17 @@ class Listener(service.Service):
         factory: IProtocolFactory = self.site
         secure = self.config.secureSocket
         if secure is not None:
+            from bws.tls._contexts import listenerTLSFactory
+
             factory = listenerTLSFactory(secure, self.site, self.reactor)
         if self.endpointDescription is not None:
+            from twisted.internet.endpoints import serverFromString  # loads the TLS stack
+
             endpoint = serverFromString(self.reactor, self.endpointDescription)
         else:
             host = self.config.host
+            from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
+
             endpointType = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
             endpoint = endpointType(self.reactor, self.portNumber, backlog=100, interface=host)
         d = endpoint.listen(factory)

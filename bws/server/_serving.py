@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bws._connection import CLOSE_ABNORMAL, Connection, State
+from bws._http import peerText
 from bws.binding import bindingDetail
 from bws.closeframe import CloseFrame
 from bws.config import WSServiceConfig
@@ -51,8 +52,8 @@ class ServiceRunner:
 
     log = Logger()
 
-    __slots__ = ("connection", "config", "clock", "caller", "methods", "_queue", "_busy",
-                 "_idleTimer", "_lastActivity")
+    __slots__ = ("connection", "config", "clock", "caller", "methods", "request", "_queue",
+                 "_busy", "_idleTimer", "_lastActivity", "_openedAt")
 
     def __init__(self, service: Any, config: WSServiceConfig, connection: Connection,
                  request: UpgradeRequest, clock: IReactorTime) -> None:
@@ -60,6 +61,8 @@ class ServiceRunner:
         self.config = config
         self.clock = clock
         self.caller = Caller(connection, self, request)
+        self.request = request
+        self._openedAt: float | None = None
         self.methods = ServiceMethods(service, self.caller, config)
         self._queue: deque[tuple[Callable[..., Any], tuple[Any, ...], str]] | None = None
         self._busy = False
@@ -72,7 +75,15 @@ class ServiceRunner:
     def opened(self) -> None:
         """The handshake completed: start the keepalive and the idle timer, call ``onOpen``."""
         config = self.config
-        self.connection.startKeepalive(config.pingInterval, config.pingTimeout)
+        connection = self.connection
+        self._openedAt = self.clock.seconds()
+        # One line per connection event, fields in the event (never payloads, headers or
+        # the query string, where tokens travel).
+        self.log.info("WebSocket {id} opened from {peer} at {path} (subprotocol "
+                      "{subProtocol})", wsEvent="open", id=connection.connectionId,
+                      peer=peerText(self.request.peer), path=self.request.path,
+                      subProtocol=connection.subProtocol)
+        connection.startKeepalive(config.pingInterval, config.pingTimeout)
         if self.config.idleTimeout > 0:
             self._lastActivity = self.clock.seconds()
             self._idleTimer = self.clock.callLater(self.config.idleTimeout, self._idleCheck)
@@ -176,6 +187,15 @@ class ServiceRunner:
         if self._idleTimer is not None and self._idleTimer.active():
             self._idleTimer.cancel()
         self._idleTimer = None
+        connection = self.connection
+        if self._openedAt is not None:
+            code = connection.closeStatus if connection.closeStatus is not None \
+                else CLOSE_ABNORMAL
+            self.log.info("WebSocket {id} closed from {peer} at {path}: {code} {reason!r} "
+                          "after {duration} s", wsEvent="close", id=connection.connectionId,
+                          peer=peerText(self.request.peer), path=self.request.path, code=code,
+                          reason=connection.closeReason,
+                          duration=round(self.clock.seconds() - self._openedAt, 3))
         if abnormal:
             onClose = self.methods.onClose
             if onClose is not None:

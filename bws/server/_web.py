@@ -5,13 +5,14 @@ twisted.web parses the request (so a bws listener can share a ``Site`` with plai
 resources); :class:`UpgradeResource` routes it, :mod:`bws.server._handshake` decides, and on
 success the socket goes to a :class:`bws._autobahn.ServerAdapter` together with the
 request bytes and whatever the peer sent after them (treated as WebSocket data, never as
-HTTP).
+HTTP). A request to an upgrade path never has a body: it is refused when its head ends,
+before twisted.web reads or stores a byte of it (:class:`BodylessUpgrades`).
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -23,9 +24,8 @@ from twisted.web import http, server
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from bws._autobahn import ServerAdapter
 from bws._connection import Connection
-from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, closingAnswer
+from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, peerText
 from bws.auth.credentials import BackendUnavailable
 from bws.auth.listener import authenticate, authRefusal
 from bws.auth.records import CheckerWithScopes
@@ -37,15 +37,19 @@ from bws.server._handshake import (
     STOPPING,
     Accept,
     Reject,
+    checkBody,
     checkUpgrade,
     limitsViolation,
     refusalFor,
 )
 from bws.server._routing import Attachment, ParamError, Router
 from bws.server._serving import ServiceRunner
-from bws.tls import isSecureTransport, peerCertificate
 
-__all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits"]
+__all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits",
+           "BodylessUpgrades", "guardSharedSite", "refuseAtHeaders"]
+
+if TYPE_CHECKING:
+    from bws._autobahn import ServerAdapter
 
 log = Logger()
 
@@ -63,6 +67,34 @@ def respond(request: server.Request, reject: Reject) -> None:
     if data and request.method != b"HEAD":
         request.write(data)
     request.finish()
+
+
+def refuseAtHeaders(channel: http.HTTPChannel, reject: Reject) -> None:
+    """
+    Answer ``reject`` on ``channel`` and close it, before its request is complete: the
+    rest of the connection's bytes (a body, pipelined requests) are never parsed.
+
+    :param channel: the HTTP channel (its transport still connected).
+    :param reject: the status, plain-text body and extra headers to answer with.
+    """
+    transport = channel.transport
+    if transport is None:
+        return
+    body = reject.body.encode("utf-8")
+    head = [b"HTTP/1.1 %d %s" % (reject.status, REASONS.get(reject.status, b"Error"))]
+    if body:
+        head.append(b"Content-Type: text/plain; charset=utf-8")
+    head += [b"Content-Length: %d" % len(body), b"Connection: close"]
+    head += [b"%s: %s" % (n.encode("latin-1"), v.encode("latin-1")) for n, v in reject.headers]
+    transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+    # Nothing more of this connection is parsed, not even the rest of the current read
+    # (LineReceiver hands it on once the head's last line has been taken).
+    ignore: Any = lambda *a: None  # noqa: E731
+    for name in ("dataReceived", "lineReceived", "rawDataReceived", "allContentReceived"):
+        setattr(channel, name, ignore)
+    # The channel's own close: it unregisters itself as the transport's producer first,
+    # without which a TLS transport would wait for it before closing.
+    channel.loseConnection()
 
 
 def headerPairs(request: server.Request) -> tuple[tuple[str, str], ...]:
@@ -91,7 +123,11 @@ class Upgrade:
         self.decision: Accept | None = None
 
     def refuse(self, reject: Reject) -> None:
-        respond(self.request, reject)
+        request = self.request
+        log.info("WebSocket upgrade refused {status} from {peer} at {path}", wsEvent="refused",
+                 status=reject.status, peer=peerText(request.getClientAddress()),
+                 path=request.path.decode("utf-8", "replace"))
+        respond(request, reject)
 
     def start(self) -> None:
         request = self.request
@@ -110,7 +146,8 @@ class Upgrade:
         headers = headerPairs(request)
         config = attachment.config
         decision = checkUpgrade(request.method.decode("latin-1"), request.uri, headers,
-                                resource.limits, config.allowedOrigins, config.subProtocols)
+                                resource.limits, config.allowedOrigins, config.subProtocols,
+                                request.clientproto.decode("latin-1"))
         if isinstance(decision, Reject):
             self.refuse(decision)
             return
@@ -206,12 +243,18 @@ class Upgrade:
         assert self.attachment is not None and self.bws is not None
         assert self.decision is not None
         headers: dict[str, list[str]] = {}
-        for name, value in self.bws.responseHeaders:
+        added = self.bws.responseHeaders
+        if not any(name.lower() == "server" for name, _ in added):
+            # The listener's Server value, unless get() added its own: never both.
+            headers["Server"] = [self.resource.config.server or "bws"]
+        for name, value in added:
             headers.setdefault(name, []).append(value)
         config = self.attachment.config
         clock = self.resource.clock
         connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
         ServiceRunner(service, config, connection, self.bws, clock)
+        from bws._autobahn import ServerAdapter
+
         proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
         proto.factory = self.factory
         self.resource.track(connection)
@@ -225,7 +268,11 @@ def makeUpgradeRequest(request: server.Request, path: str,
     host = getattr(peer, "host", None)
     port = getattr(peer, "port", None)
     secure = bool(request.isSecure())
-    certificate = peerCertificate(request.channel.transport) if secure else None
+    certificate = None
+    if secure:
+        from bws.tls._transport import peerCertificate
+
+        certificate = peerCertificate(request.channel.transport)
     return UpgradeRequest(
         request.method.decode("latin-1"), request.uri.decode("utf-8", "replace"), path,
         headers, (str(host), int(port or 0)) if host is not None else None, secure,
@@ -290,11 +337,30 @@ class UpgradeResource:
         connection.whenLost().addCallback(lambda _: self.connections.discard(connection))
 
     def _ours(self, request: server.Request) -> bool:
+        return self.claims(request.path, request.requestHeaders)
+
+    def claims(self, path: bytes, headers: http.Headers) -> bool:
+        """Whether a request for ``path`` (the target's path, as sent) with ``headers``
+        comes here: every request on the listener's own site; on a shared ``Site``, an
+        upgrade request to an attached path."""
         if self.fallback is None:
             return True
-        if self.router.route(request.path.decode("utf-8", "replace")) is None:
+        if self.router.route(path.decode("utf-8", "replace")) is None:
             return False
-        return bool(request.requestHeaders.getRawHeaders(b"upgrade"))
+        return bool(headers.getRawHeaders(b"upgrade"))
+
+    def bodyRefusal(self, target: bytes, headers: http.Headers) -> Reject | None:
+        """The answer to a request whose head just ended, if it is one for this resource
+        and announces a body (:func:`~bws.server._handshake.checkBody`), else ``None``."""
+        contentLengths = headers.getRawHeaders(b"content-length")
+        transferEncodings = headers.getRawHeaders(b"transfer-encoding")
+        if not contentLengths and not transferEncodings:
+            return None
+        if not self.claims(target.split(b"?", 1)[0], headers):
+            return None
+        return checkBody([v.decode("latin-1") for v in contentLengths or ()],
+                         [v.decode("latin-1") for v in transferEncodings or ()],
+                         self.limits.maxEntityBodySize)
 
     def getChildWithDefault(self, name: bytes, request: server.Request) -> IResource:
         fallback = self.fallback
@@ -381,9 +447,12 @@ class UpgradeChannel(http.HTTPChannel):
             # begin an HTTP request (RFC 9112 §3: a method is a token): its client wants TLS
             # from a plain port, and waiting for a request line would only end at the
             # deadline. Answered at once, and closed.
-            if data[0] == TLS_HANDSHAKE_RECORD and not isSecureTransport(self.transport):
-                self._answerAndClose(NOT_TLS_ANSWER)
-                return
+            if data[0] == TLS_HANDSHAKE_RECORD:
+                from bws.tls._transport import isSecureTransport
+
+                if not isSecureTransport(self.transport):
+                    self._answerAndClose(NOT_TLS_ANSWER)
+                    return
         super().dataReceived(data)
 
     def lineReceived(self, line: bytes) -> None:
@@ -407,14 +476,18 @@ class UpgradeChannel(http.HTTPChannel):
         self._refuse(414 if self._firstLine else 431)
 
     def _refuse(self, status: int) -> None:
-        self._answerAndClose(closingAnswer(status))
+        log.info("WebSocket upgrade refused {status} from {peer} (request head over its "
+                 "limits)", wsEvent="refused", status=status,
+                 peer=peerText(self.transport.getPeer()), path=None)
+        refuseAtHeaders(self, Reject(status))
 
     def _answerAndClose(self, answer: bytes) -> None:
+        """Write ``answer`` and close; the rest of the connection's bytes are dropped
+        unparsed."""
         self.transport.write(answer)
-        # The rest of the connection's bytes are dropped unparsed.
         self.dataReceived = _dropped  # type: ignore[method-assign]
         self.lineReceived = _dropped  # type: ignore[method-assign, assignment]
-        self.transport.loseConnection()
+        self.loseConnection()
 
     def allContentReceived(self) -> None:
         self._cancelDeadline()
@@ -441,40 +514,61 @@ def _dropped(data: bytes) -> None:
     """Bytes after a refusal are dropped unparsed."""
 
 
-class UpgradeRequestWithLimits(server.Request):
-    """Refuses a body larger than ``maxEntityBodySize`` with 413 before reading it."""
+class BodylessUpgrades(http.Request):
+    """A request class that refuses a body on requests for :attr:`upgradeResource`.
 
-    channel: UpgradeChannel
+    The check runs in ``gotLength``, when the request's head has ended and before
+    twisted.web makes the body's store (memory or a temporary file, its ``content``) or
+    reads a byte of it; a refused request gets its answer at once
+    (:func:`refuseAtHeaders`) and ``content`` is never made. Combined with a site's own
+    request class by :func:`guardSharedSite`; :class:`UpgradeRequestWithLimits` is the
+    listener's own.
+    """
+
+    #: The resource whose requests are checked; set on each per-site subclass.
+    upgradeResource: UpgradeResource
 
     def gotLength(self, length: int | None) -> None:
-        limit = self.channel.limits.maxEntityBodySize
-        if limit >= 0 and length is not None and length > limit:
-            self.channel._refuse(413)
+        # Until the request is complete, twisted.web keeps the request target on the channel.
+        target = getattr(self.channel, "_path", b"")
+        reject = self.upgradeResource.bodyRefusal(target, self.requestHeaders)
+        if reject is not None:
+            # No "100 Continue" after the refusal (HTTPChannel answers Expect next).
+            self.requestHeaders.removeHeader(b"expect")
+            refuseAtHeaders(self.channel, reject)
             return
-        self._bodyLimit = limit
-        self._bodySeen = 0
         super().gotLength(length)
 
-    def handleContentChunk(self, data: bytes) -> None:
-        if self.channel is None or self.channel.transport is None:
-            return
-        limit = getattr(self, "_bodyLimit", -1)
-        self._bodySeen = getattr(self, "_bodySeen", 0) + len(data)
-        if 0 <= limit < self._bodySeen:
-            self.channel._refuse(413)
-            return
-        super().handleContentChunk(data)
+
+class UpgradeRequestWithLimits(BodylessUpgrades, server.Request):
+    """The listener's own request class: every request it serves is refused a body, with
+    413 when ``Content-Length`` is over ``maxEntityBodySize`` and 400 otherwise."""
+
+
+def guardSharedSite(site: server.Site, resource: UpgradeResource) -> None:
+    """Make ``site``'s requests refuse a body on the upgrade paths ``resource`` serves.
+
+    ``site.requestFactory`` becomes a subclass of it and :class:`BodylessUpgrades`; a
+    factory that is not a class is left as it is (the upgrade then refuses the body at
+    ``render``, after twisted.web has read it).
+    """
+    factory = site.requestFactory
+    if isinstance(factory, type) and issubclass(factory, http.Request):
+        site.requestFactory = cast("type[server.Request]", type(
+            factory.__name__, (BodylessUpgrades, factory), {"upgradeResource": resource}))
 
 
 class UpgradeSite(server.Site):
     """The Site a listener builds for its own port."""
 
-    requestFactory = UpgradeRequestWithLimits
     displayTracebacks = False
 
     def __init__(self, resource: UpgradeResource, config: ListenerConfiguration,
                  clock: IReactorTime) -> None:
         super().__init__(resource, reactor=clock)
+        self.requestFactory = cast("type[server.Request]", type(
+            "UpgradeRequestWithLimits", (UpgradeRequestWithLimits,),
+            {"upgradeResource": resource}))
         # A channel class per site, carrying this listener's limits, deadline and clock.
         # HTTPFactory declares protocol as a function (_genericHTTPChannelProtocolFactory).
         self.protocol = type("UpgradeChannel", (UpgradeChannel,), {  # type: ignore[method-assign]

@@ -9,7 +9,8 @@ The implementation lives in private modules: ``_suites`` (cipher and version nam
 
 from __future__ import annotations
 
-from bws.tls._contexts import clientTLSFactory, listenerTLSFactory
+from typing import TYPE_CHECKING, Any
+
 from bws.tls._records import (
     OCSP_CRL,
     OCSP_STAPLING,
@@ -25,8 +26,32 @@ from bws.tls._records import (
     TrustStore,
 )
 from bws.tls._suites import TLS_DEFAULT_CIPHERS, TLS_DEFAULT_VERSIONS
-from bws.tls._transport import isSecureTransport, peerCertificate
-from bws.tls._wording import sslErrorFromFailure
+
+if TYPE_CHECKING:
+    from bws.tls._contexts import clientTLSFactory, listenerTLSFactory
+    from bws.tls._transport import isSecureTransport, peerCertificate
+    from bws.tls._wording import sslErrorFromFailure
+
+#: The names whose modules load OpenSSL and cryptography, and those modules: loaded on
+#: first use (PEP 562), so that ``import bws`` stays quick.
+_LAZY = {
+    "clientTLSFactory": "bws.tls._contexts",
+    "listenerTLSFactory": "bws.tls._contexts",
+    "isSecureTransport": "bws.tls._transport",
+    "peerCertificate": "bws.tls._transport",
+    "sslErrorFromFailure": "bws.tls._wording",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bws.tls' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "REQUIRE",

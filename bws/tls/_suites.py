@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
-from OpenSSL import SSL
-from twisted.internet import ssl as twistedSSL
 
 from bws.errors import SslError
 
@@ -90,17 +88,27 @@ class VersionInfo:
     """One TLS version: its rank, OpenSSL constant and Twisted constant."""
 
     rank: int
+    #: The protocol version number (RFC 8446 §4.2.1, Appendix E: ``0x0301`` is TLS 1.0),
+    #: which is also OpenSSL's ``TLS1_*_VERSION``.
     openSSL: int
-    #: A ``twisted.internet.ssl.TLSVersion`` constant (``constantly`` ships no types).
-    twisted: Any
+    #: The name of its ``twisted.internet.ssl.TLSVersion`` constant.
+    twistedName: str
+
+    @property
+    def twisted(self) -> Any:
+        """The ``twisted.internet.ssl.TLSVersion`` constant (``constantly`` ships no types);
+        the TLS stack loads on first use, not with ``import bws``."""
+        from twisted.internet import ssl as twistedSSL
+
+        return getattr(twistedSSL.TLSVersion, self.twistedName)
 
 
 #: Every TLS version a ``Protocol`` may name, by its spec name.
 VERSIONS: Final[dict[str, VersionInfo]] = {
-    "TLSv1": VersionInfo(0, SSL.TLS1_VERSION, twistedSSL.TLSVersion.TLSv1_0),
-    "TLSv1.1": VersionInfo(1, SSL.TLS1_1_VERSION, twistedSSL.TLSVersion.TLSv1_1),
-    "TLSv1.2": VersionInfo(2, SSL.TLS1_2_VERSION, twistedSSL.TLSVersion.TLSv1_2),
-    "TLSv1.3": VersionInfo(3, SSL.TLS1_3_VERSION, twistedSSL.TLSVersion.TLSv1_3),
+    "TLSv1": VersionInfo(0, 0x0301, "TLSv1_0"),
+    "TLSv1.1": VersionInfo(1, 0x0302, "TLSv1_1"),
+    "TLSv1.2": VersionInfo(2, 0x0303, "TLSv1_2"),
+    "TLSv1.3": VersionInfo(3, 0x0304, "TLSv1_3"),
 }
 #: Other spellings accepted for a version, and the name they stand for.
 VERSION_ALIASES: Final[dict[str, str]] = {"TLSv1.0": "TLSv1"}
@@ -176,6 +184,8 @@ def cipherSuites(names: Sequence[str] | None) -> Ciphers:
     """
     if names is None:
         return Ciphers((), ())
+    from OpenSSL import SSL
+
     tls12 = tuple(TLS12_CIPHERS[n] for n in names if n in TLS12_CIPHERS)
     tls13 = tuple(n for n in names if n in TLS13_CIPHERS)
     scratch = SSL.Context(SSL.TLS_METHOD)

@@ -19,7 +19,7 @@ import bws
 import bws.testing
 from bws.auth.records import CheckerWithScopes
 from bws.config import serviceConfigOf
-from bws.tap import Options, makeService
+from bws.tap import Options, buildService
 from tests.auth.keys import SECRET, token, writeFile
 
 
@@ -57,7 +57,7 @@ class AuthOptionTests(SynchronousTestCase):
         self.assertEqual(self.status(options, basic("alice", "a")), 101)
         self.assertEqual(self.status(options, basic("bob", "b")), 403)
         self.assertEqual(self.status(options, None), 401)
-        self.assertIsInstance(makeService(options), bws.Listener)
+        self.assertIsInstance(buildService(options).listeners[0][0], bws.Listener)
 
     def test_twistedMemoryAndFile(self) -> None:
         """Twisted's own memory: and file: checkers serve Basic, tried in order."""

@@ -10,7 +10,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
 from bws.testing.echo import EchoUpgradeService
-from tests.helpers import ListenerMixin, closeCode, frame, inThread, rawUpgrade, readFrame
+from tests.helpers import closeCode, frame
+from tests.integration.helpers import ListenerMixin, inThread, rawUpgrade, readFrame
 
 
 def closeThenEof(port: int, payload: bytes) -> tuple[int | None, bytes, bytes]:

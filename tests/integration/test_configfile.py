@@ -45,7 +45,8 @@ class ConfigFileTwistdTests(TestCase):
 
     def startTwistd(self) -> Any:
         """Run twistd in the folder; fires once both listeners are open."""
-        server = ServerProcess(rf"starting on {self.tlsPort}\b")
+        # The last start-up line: the second service on the second listener.
+        server = ServerProcess(rf"bws: serving chat:Rooms at wss://127\.0\.0\.1:{self.tlsPort}/")
         transport = reactor.spawnProcess(  # type: ignore[attr-defined]
             server, sys.executable,
             [sys.executable, "-c", TWISTD, "-n", "--pidfile=", "bws", "--config", "bws.toml"],
@@ -75,8 +76,9 @@ class ConfigFileTwistdTests(TestCase):
         """The echo answers on ws:// and wss://, the chat rooms on ws:// with alice's Basic
         credentials from the file user store."""
         yield self.startTwistd()
-        # (wss:// with Basic auth is left out: twistd then hangs on SIGTERM, a listener
-        # shutdown bug reported separately.)
+        # Not chat rooms over wss://: a core bug, not the file's (it happens with
+        # `twistd bws --cert --key --service chat:Rooms` too): after such a connection
+        # closes, twistd never finishes its SIGTERM shutdown.
         tls = ClientSecureSocket(cert=str(self.folder / "ca.pem"))
         for url, extra in [(f"ws://127.0.0.1:{self.plainPort}/echo", {}),
                            (f"wss://127.0.0.1:{self.tlsPort}/echo", {"secureSocket": tls})]:

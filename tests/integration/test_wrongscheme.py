@@ -17,7 +17,7 @@ import bws
 from bws._http import NOT_TLS_ANSWER, TLS_ONLY_ANSWER
 from bws.testing.echo import EchoUpgradeService
 from bws.tls import ClientSecureSocket
-from tests.helpers import ListenerMixin
+from tests.integration.helpers import ListenerMixin
 from tests.server.test_wrongscheme import certificates, clientHello, secureSocket
 
 
@@ -103,5 +103,7 @@ class WrongSchemeTests(ListenerMixin, TestCase):
         d = bws.Client.connect(f"ws://localhost:{self.port}/")
         error = yield self.assertFailure(d, bws.InvalidHandshakeError)
         self.assertEqual(str(error), "Invalid handshake response getStatus: "
-                                     "400 Bad Request (this port speaks TLS: use wss://)")
+                                     "400 Bad Request (this port speaks TLS: use wss://): "
+                                     "This port speaks TLS: use wss:// (or https://) "
+                                     "rather than ws:// (or http://).")
         self.assertEqual(error.response.statusCode, 400)

@@ -1,4 +1,4 @@
-"""Server-side data binding, return values, CloseFrames, streams and dispatcherKey."""
+"""Server-side data binding, return values, CloseFrames, streams and dispatcherKey, in memory."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import json
 from typing import Annotated, Any
 
 from pydantic import Field
-from twisted.internet.defer import inlineCallbacks
-from twisted.trial.unittest import TestCase
-from websockets.sync.client import connect
+from twisted.internet.task import deferLater
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 import bws
 from bws.config import setServiceConfig
-from tests.helpers import ListenerMixin, Upgrade, frame, inThread, later, rawUpgrade, readFrame
+from bws.testing import MemoryListener
+from tests.helpers import Upgrade, closeCode, frame, rawUpgrade
 
 
 @dataclasses.dataclass
@@ -29,39 +30,55 @@ class Color(enum.Enum):
     BLUE = "BLUE"
 
 
-class RoundTripMixin(ListenerMixin):
-    @inlineCallbacks
+class RoundTripMixin:
+    """Send messages to a service over a raw peer in memory; collect what comes back."""
+
     def exchange(self, service: Any, messages: list[Any], replies: int,
-                 config: bws.WSServiceConfig | None = None, expectClose: bool = False) -> Any:
+                 config: bws.WSServiceConfig | None = None,
+                 clock: MemoryReactorClock | None = None,
+                 seconds: float = 0) -> tuple[list[Any], tuple[int | None, str] | None]:
+        """``(messages received, (close code, reason) or None)``.
+
+        ``messages`` go out as text (``str``) or binary frames; at most ``replies`` data
+        messages are read, then the close, if one came. ``seconds`` of clock time pass in
+        steps of 0.05 s, moving bytes at each step.
+        """
         upgrade = Upgrade(service)
         if config is not None:
             setServiceConfig(upgrade, config)
-        yield self.startListener(upgrade)
+        listener = MemoryListener(clock)
+        listener.attach(upgrade)
+        peer = rawUpgrade(listener)
+        for m in messages:
+            peer.send(frame(1, m.encode()) if isinstance(m, str) else frame(2, m))
+        listener.flush()
+        steps = round(seconds / 0.05)
+        for _ in range(steps):
+            listener.advance(0.05)
+        got: list[Any] = []
+        close = None
+        parts: list[bytes] = []
+        kind = 1
+        for op, fin, payload in peer.takeFrames():
+            if op == 8:
+                close = (closeCode(payload), payload[2:].decode("utf-8"))
+                break
+            if op in (1, 2):
+                kind, parts = op, [payload]
+            elif op == 0:
+                parts.append(payload)
+            else:
+                continue  # pings and pongs are not messages
+            if fin and len(got) < replies:
+                data = b"".join(parts)
+                got.append(data.decode("utf-8") if kind == 1 else data)
+        return got, close
 
-        def client() -> tuple[list[Any], Any]:
-            got = []
-            with connect(self.url()) as ws:
-                for m in messages:
-                    ws.send(m)
-                try:
-                    for _ in range(replies):
-                        got.append(ws.recv(timeout=5))
-                    if expectClose:
-                        ws.recv(timeout=5)
-                except Exception:
-                    pass
-                rcvd = ws.protocol.close_rcvd
-                return got, (rcvd.code, rcvd.reason) if rcvd else None
 
-        result = yield inThread(client)
-        return result
-
-
-class BindingTests(RoundTripMixin, TestCase):
+class BindingTests(RoundTripMixin, SynchronousTestCase):
     """``onMessage`` binds to the annotation of its data parameter."""
 
-    @inlineCallbacks
-    def test_typesRoundTrip(self) -> Any:
+    def test_typesRoundTrip(self) -> None:
         """JSON text binds to a dataclass, an enum binds without quotes, and what the
         callback returns goes back as JSON."""
         @implementer(bws.IService)
@@ -71,24 +88,22 @@ class BindingTests(RoundTripMixin, TestCase):
                     return {"color": data.value}
                 return {"sum": data.x + data.y, "quoted": 'say "hi"'}
 
-        got, _ = yield self.exchange(Service(), ['{"x": 1, "y": 2}', "RED"], 2)
+        got, _ = self.exchange(Service(), ['{"x": 1, "y": 2}', "RED"], 2)
         self.assertEqual([json.loads(g) for g in got],
                          [{"sum": 3, "quoted": 'say "hi"'}, {"color": "RED"}])
 
-    @inlineCallbacks
-    def test_bindingFailureCloses1003(self) -> Any:
+    def test_bindingFailureCloses1003(self) -> None:
         """With no error handler, a binding failure closes 1003 "data binding failed: …"."""
         @implementer(bws.IService)
         class Service:
             def onMessage(self, caller: Any, data: Coord) -> None:
                 pass
 
-        _, close = yield self.exchange(Service(), ["not json"], 1)
+        _, close = self.exchange(Service(), ["not json"], 1)
         self.assertEqual(close[0], 1003)
         self.assertTrue(close[1].startswith("data binding failed: "), close)
 
-    @inlineCallbacks
-    def test_bindingFailureToOnError(self) -> Any:
+    def test_bindingFailureToOnError(self) -> None:
         """With onError, a binding failure reaches it and the connection stays open."""
         @implementer(bws.IService)
         class Service:
@@ -100,13 +115,12 @@ class BindingTests(RoundTripMixin, TestCase):
                 return "ignored: only a CloseFrame returned from onError means something"
 
         errors: list[Exception] = []
-        got, close = yield self.exchange(Service(), ["nope", '{"x": 1, "y": 1}'], 1)
+        got, close = self.exchange(Service(), ["nope", '{"x": 1, "y": 1}'], 1)
         self.assertEqual(got, ["ok"])
         self.assertEqual([type(e) for e in errors], [bws.PayloadBindingError])
         self.assertTrue(str(errors[0]).startswith("data binding failed: "))
 
-    @inlineCallbacks
-    def test_validation(self) -> Any:
+    def test_validation(self) -> None:
         """A constraint failure is a PayloadValidationError; validation=False skips it."""
         @implementer(bws.IService)
         class Service:
@@ -116,19 +130,16 @@ class BindingTests(RoundTripMixin, TestCase):
             def onError(self, caller: Any, error: Exception) -> Any:
                 return caller.writeTextMessage(f"{type(error).__name__}: {str(error)[:15]}")
 
-        got, _ = yield self.exchange(Service(), ["toolong"], 1)
+        got, _ = self.exchange(Service(), ["toolong"], 1)
         self.assertEqual(got, ["PayloadValidationError: data validation"])
-        yield self.listener.immediateStop()
-        got, _ = yield self.exchange(Service(), ["toolong"], 1,
-                                     bws.WSServiceConfig(validation=False))
+        got, _ = self.exchange(Service(), ["toolong"], 1, bws.WSServiceConfig(validation=False))
         self.assertEqual(got, ["toolong"])
 
 
-class ReturnTests(RoundTripMixin, TestCase):
+class ReturnTests(RoundTripMixin, SynchronousTestCase):
     """What callbacks return is sent."""
 
-    @inlineCallbacks
-    def test_closeFrameReturn(self) -> Any:
+    def test_closeFrameReturn(self) -> None:
         """A returned CloseFrame closes with its status and reason."""
         @implementer(bws.IService)
         class Service:
@@ -136,15 +147,16 @@ class ReturnTests(RoundTripMixin, TestCase):
                 return bws.CustomCloseFrame(4000, "bye") if text == "close" else \
                     bws.POLICY_VIOLATION
 
-        _, close = yield self.exchange(Service(), ["close"], 1)
+        _, close = self.exchange(Service(), ["close"], 1)
         self.assertEqual(close, (4000, "bye"))
-        _, close = yield self.exchange(Service(), ["other"], 1)
+        _, close = self.exchange(Service(), ["other"], 1)
         self.assertEqual(close, (1008, "Received message violates its policy"))
 
-    @inlineCallbacks
-    def test_streamWithInboundMessages(self) -> Any:
+    def test_streamWithInboundMessages(self) -> None:
         """A returned async iterator sends one message per item while later inbound
         messages are still dispatched; a CloseFrame item closes."""
+        clock = MemoryReactorClock()
+
         @implementer(bws.IService)
         class Service:
             def onTextMessage(self, caller: Any, text: str) -> Any:
@@ -153,19 +165,18 @@ class ReturnTests(RoundTripMixin, TestCase):
 
                 async def items() -> Any:
                     for i in range(3):
-                        await later(0.05)
+                        await deferLater(clock, 0.05)
                         yield {"n": i}
                     yield bws.NORMAL_CLOSURE
 
                 return items()
 
-        got, close = yield self.exchange(Service(), ["stream", "ping"], 4, expectClose=True)
+        got, close = self.exchange(Service(), ["stream", "ping"], 4, clock=clock, seconds=0.15)
         self.assertEqual(got[0], "echo ping")  # answered before the stream finished
         self.assertEqual([json.loads(g) for g in got[1:]], [{"n": 0}, {"n": 1}, {"n": 2}])
         self.assertEqual(close[0], 1000)
 
-    @inlineCallbacks
-    def test_streamFailureCloses1011(self) -> Any:
+    def test_streamFailureCloses1011(self) -> None:
         """A stream that raises closes 1011 "streaming failed: <msg>"."""
         @implementer(bws.IService)
         class Service:
@@ -176,36 +187,31 @@ class ReturnTests(RoundTripMixin, TestCase):
 
                 return items()
 
-        got, close = yield self.exchange(Service(), ["go"], 2)
+        got, close = self.exchange(Service(), ["go"], 2)
         self.assertEqual(got, ["one"])
         self.assertEqual(close, (1011, "streaming failed: no more"))
         self.flushLoggedErrors(ValueError)
 
-    @inlineCallbacks
-    def test_onPingReturnIsPong(self) -> Any:
+    def test_onPingReturnIsPong(self) -> None:
         """Bytes returned from onPing are sent as the pong."""
         @implementer(bws.IService)
         class Service:
             def onPing(self, caller: Any, data: bytes) -> bytes:
                 return b"pong:" + data
 
-        yield self.startListener(Upgrade(Service()))
-
-        def client() -> tuple[int, bytes]:
-            s = rawUpgrade(self.port)
-            s.sendall(frame(9, b"x"))
-            op, _, payload = readFrame(s)
-            s.close()
-            return op, payload
-
-        self.assertEqual((yield inThread(client)), (10, b"pong:x"))
+        listener = MemoryListener()
+        listener.attach(Upgrade(Service()))
+        peer = rawUpgrade(listener)
+        peer.send(frame(9, b"x"))
+        listener.flush()
+        op, _, payload = peer.takeFrames()[0]
+        self.assertEqual((op, payload), (10, b"pong:x"))
 
 
-class DispatcherKeyTests(RoundTripMixin, TestCase):
+class DispatcherKeyTests(RoundTripMixin, SynchronousTestCase):
     """``dispatcherKey`` routes JSON text by a field's value."""
 
-    @inlineCallbacks
-    def test_routing(self) -> Any:
+    def test_routing(self) -> None:
         """dispatcherValue first, then the name rule, then onTextMessage; binding failures
         go to on<Name>Error."""
         @implementer(bws.IService)
@@ -226,7 +232,7 @@ class DispatcherKeyTests(RoundTripMixin, TestCase):
             def onTextMessage(self, caller: Any, text: str) -> str:
                 return "text " + text
 
-        got, _ = yield self.exchange(
+        got, _ = self.exchange(
             Service(),
             ['{"event": "subscribe", "id": "a"}', '{"event": "heartBeat"}',
              '{"event": "this_ping message", "x": 1}', '{"event": "unknown"}', "plain"],

@@ -14,8 +14,9 @@ import bws
 from bws.tap import Options, makeService
 from bws.testing.echo import EchoUpgradeService
 from bws.tls import CertKey, ClientSecureSocket, ListenerSecureSocket, MutualSsl
-from tests.helpers import ListenerMixin, Upgrade, inThread
-from tests.test_tls import _pki
+from tests.helpers import Upgrade
+from tests.integration.helpers import ListenerMixin, inThread
+from tests.tls.test_tls import _pki
 
 
 class Peer:
@@ -109,8 +110,7 @@ class ListenerTlsTests(ListenerMixin, TestCase):
                               "--cert", _pki().server.cert, "--key", _pki().server.key,
                               "--client-ca", _pki().ca, "--verify-client", "optional",
                               "--tls-versions", "TLSv1.3"])
-        listener = makeService(options)
-        yield listener.start()
+        [(listener, _)] = makeService(options).listeners  # bound by makeService
         self.addCleanup(listener.immediateStop)
         self.port = listener.listeningPort
 
