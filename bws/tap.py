@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,14 +24,20 @@ from twisted.python.failure import Failure
 
 from bws.auth.credentials import IBearerToken
 from bws.auth.records import CheckerWithScopes
-from bws.config import ConfigurationError, serviceConfigOf, setServiceConfig
+from bws.config import (
+    ConfigurationError,
+    ListenerConfiguration,
+    serviceConfigOf,
+    setServiceConfig,
+)
+from bws.configfile import ListenerEntry, ServerConfig, ServiceEntry
 from bws.errors import SslError
 from bws.server import Listener
 
 if TYPE_CHECKING:
     from bws.tls import CertKey, KeyStore, ListenerSecureSocket
 
-__all__ = ["BwsService", "Options", "buildService", "makeService"]
+__all__ = ["BwsService", "Options", "buildService", "makeService", "serviceFromRecords"]
 
 #: The service ``twistd bws`` serves without ``--service``, named as ``--service`` names one.
 DEFAULT_SERVICE = "bws.testing.echo:EchoUpgradeService"
@@ -118,6 +124,9 @@ Examples:
 """
 
     optParameters = [
+        ["config", None, None, "A TOML file saying everything to serve: listeners, "
+                               "services, their settings (docs/configfile.rst); no other "
+                               "service option goes with it."],
         ["port", "p", 9090, "Port to listen on (0 picks a free one): the simple form; "
                             "--listen for anything else.", _positive("port")],
         ["host", None, "0.0.0.0", "Address to bind with --port."],
@@ -230,6 +239,16 @@ Examples:
             raise usage.UsageError(f"--auth {authType}: {e}") from None
 
     def postOptions(self) -> None:
+        if self["config"]:
+            from bws.configfile import checkListeners, load, refuseMixedOptions
+
+            refuseMixedOptions(self)
+            try:
+                self["serverConfig"] = load(self["config"], loadService)
+                checkListeners(self["serverConfig"])
+            except ConfigurationError as e:
+                raise usage.UsageError(_oneLine(e)) from None
+            return
         if self["auth-scopes"] and not self.get("credCheckers"):
             raise usage.UsageError("--auth-scopes needs --auth")
         if self["verify-client"] not in ("require", "optional"):
@@ -410,18 +429,19 @@ def secureSocketFrom(options: Options) -> ListenerSecureSocket | None:
 
 
 class BwsService(service.MultiService):
-    """What ``twistd bws`` runs: one :class:`bws.Listener` per ``--listen`` (or the one of
-    ``--port``/``--host``), all serving the same upgrade service at the same path."""
+    """What ``twistd bws`` runs: its :class:`bws.Listener`\\ s (one per ``--listen``, the
+    one of ``--port``/``--host``, or those of ``--config``'s file), each serving every
+    upgrade service at its path."""
 
     log = Logger()
 
-    def __init__(self, listeners: list[tuple[Listener, str]], serviceName: str,
-                 path: str) -> None:
+    def __init__(self, listeners: list[tuple[Listener, str]],
+                 services: Sequence[tuple[str, str]]) -> None:
         super().__init__()
-        #: Each listener with the option that made it (for messages).
+        #: Each listener with the option (or the file's table) that made it, for messages.
         self.listeners = listeners
-        self.serviceName = serviceName
-        self.path = path
+        #: Each service's name (``module:attribute``) and path, for the start-up lines.
+        self.upgradeServices = list(services)
         for listener, _ in listeners:
             listener.setServiceParent(self)
 
@@ -443,49 +463,71 @@ class BwsService(service.MultiService):
                 reason = getattr(error, "strerror", None) or _oneLine(error)
                 raise SystemExit(f"twistd bws: cannot listen on {where}: {reason}")
 
-    def urls(self) -> list[str]:
-        """The ``ws://``/``wss://`` URL of each bound listener, its path included."""
-        path = "/" if self.path == "*" else "/" + self.path.lstrip("/")
-        urls = []
+    def served(self) -> list[tuple[str, str, str]]:
+        """``(service, url, path)`` for every service on every bound listener."""
+        served = []
         for listener, where in self.listeners:
             scheme = ("wss" if listener.config.secureSocket is not None
                       or where.startswith("ssl:") else "ws")
             address = listener.port.getHost() if listener.port is not None else None
-            if isinstance(address, IPv6Address):
-                urls.append(f"{scheme}://[{address.host}]:{address.port}{path}")
-            elif isinstance(address, IPv4Address):
-                urls.append(f"{scheme}://{address.host}:{address.port}{path}")
-            else:
-                urls.append(f"{scheme} on {address or where}")
-        return urls
+            for serviceName, path in self.upgradeServices:
+                shown = "/" if path == "*" else "/" + path.lstrip("/")
+                if isinstance(address, IPv6Address):
+                    url = f"{scheme}://[{address.host}]:{address.port}{shown}"
+                elif isinstance(address, IPv4Address):
+                    url = f"{scheme}://{address.host}:{address.port}{shown}"
+                else:
+                    url = f"{scheme} on {address or where}"
+                served.append((serviceName, url, path))
+        return served
+
+    def urls(self) -> list[str]:
+        """The ``ws://``/``wss://`` URL of each service on each bound listener."""
+        return [url for _, url, _ in self.served()]
 
     def startService(self) -> None:
         super().startService()
-        for url in self.urls():
+        for serviceName, url, path in self.served():
             self.log.info("bws: serving {service} at {url} (path {path})",
-                          service=self.serviceName, url=url, path=self.path)
+                          service=serviceName, url=url, path=path)
+
+
+def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:
+    """The listeners of ``server``, each serving every service, not yet bound: the one
+    function ``--config``'s file and the command-line options both end in.
+
+    :raise ConfigurationError: from :meth:`bws.Listener.attach` (an unreadable user file).
+    """
+    listeners: list[tuple[Listener, str]] = []
+    for entry in server.listeners:
+        listener = Listener(entry.address, reactor=reactor,
+                            **attrs.asdict(entry.config, recurse=False))
+        listener.site.noisy = False  # the start-up line names the URL, not the factory
+        for served in server.services:
+            path = list(served.path) if isinstance(served.path, tuple) else served.path
+            listener.attach(served.upgradeService, path)
+        listeners.append((listener, entry.label))
+    return BwsService(listeners, [(served.name, "/".join(served.path)
+                                   if isinstance(served.path, tuple) else served.path)
+                                  for served in server.services])
 
 
 def buildService(options: Options) -> BwsService:
-    """The listeners the options describe, not yet bound."""
-    config: dict[str, Any] = {
-        "timeout": options["timeout"],
-        "webSocketCompressionEnabled": not options["no-compression"],
-        "server": options["server"],
-    }
-    if options["secureSocket"] is not None:
-        config["secureSocket"] = options["secureSocket"]
-    listeners: list[tuple[Listener, str]] = []
+    """The listeners the options (or ``--config``'s file) describe, not yet bound."""
+    if options.get("serverConfig") is not None:
+        return serviceFromRecords(options["serverConfig"])
+    config = ListenerConfiguration(
+        host=options["host"], secureSocket=options["secureSocket"],
+        timeout=options["timeout"], server=options["server"],
+        webSocketCompressionEnabled=not options["no-compression"])
     if options["listen"]:
-        for endpoint in options["listen"]:
-            listeners.append((Listener(endpoint, **config), f"--listen {endpoint}"))
+        listeners = tuple(ListenerEntry(endpoint, config, f"--listen {endpoint}")
+                          for endpoint in options["listen"])
     else:
-        listener = Listener(options["port"], host=options["host"], **config)
-        listeners.append((listener, f"{options['host']}:{options['port']} (--host/--port)"))
-    for listener, _ in listeners:
-        listener.site.noisy = False  # the start-up line names the URL, not the factory
-        listener.attach(options["upgradeService"], options["path"])
-    return BwsService(listeners, options["service"], options["path"])
+        listeners = (ListenerEntry(options["port"], config,
+                                   f"{options['host']}:{options['port']} (--host/--port)"),)
+    services = (ServiceEntry(options["upgradeService"], options["path"], options["service"]),)
+    return serviceFromRecords(ServerConfig(listeners, services))
 
 
 def makeService(options: Options) -> BwsService:
