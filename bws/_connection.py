@@ -658,9 +658,17 @@ class Connection:
         self._bothClosed()
 
     def _bothClosed(self) -> None:
-        """Both close frames went: the server drops TCP; a client gives it time to."""
+        """Both close frames went: the server drops TCP; a client gives it time to.
+
+        Reading resumes whatever paused it: closing TCP needs the peer's end of the stream
+        read (over TLS, its close_notify), and a pause left in place would keep the
+        connection open for ever.
+        """
         if self.writer is None:
             return
+        if self._readPauses:
+            self._readPauses = None
+            self.writer.resumeReading()
         if self.dropWait is None:
             self.writer.loseConnection()
         elif self._dropTimer is None:

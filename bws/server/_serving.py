@@ -150,7 +150,6 @@ class ServiceRunner:
         self.dispatch(self._closeDelivered, (), "internal")
         onClose = self.methods.onClose
         if onClose is not None:
-            self.connection.pauseReading("closing")
             self.dispatch(onClose, (code, reason), "close")
         self.dispatch(self._answerClose, (), "internal")
 

@@ -72,6 +72,35 @@ class ListenerTlsTests(ListenerMixin, TestCase):
         yield client.close()
 
     @inlineCallbacks
+    def test_peerCloseWithOnCloseEndsTls(self) -> Any:
+        """A service with ``onClose``: after the client's close is answered, the TLS
+        connection ends (the listener's ``connections`` empties, so ``gracefulStop`` does
+        not hang waiting for it)."""
+        closed: list[tuple[int, str]] = []
+
+        class Closing:
+            def onTextMessage(self, caller: Any, text: str) -> str:
+                return text
+
+            def onClose(self, caller: Any, statusCode: int, reason: str) -> None:
+                closed.append((statusCode, reason))
+
+        yield self.startListener(Upgrade(Closing()), secureSocket=ListenerSecureSocket(
+            key=CertKey(_pki().server.cert, _pki().server.key)))
+        client = yield bws.Client.connect(
+            self.url(), secureSocket=ClientSecureSocket(cert=_pki().ca))
+        yield client.writeTextMessage("hi")
+        self.assertEqual((yield client.readTextMessage()), "hi")
+        [connection] = self.listener.resource.connections
+        lost = connection.whenLost()
+        yield client.close(1000, "bye")
+        yield lost
+        self.assertEqual(closed, [(1000, "bye")])
+        yield self.listener.gracefulStop()
+
+    test_peerCloseWithOnCloseEndsTls.timeout = 30  # type: ignore[attr-defined]
+
+    @inlineCallbacks
     def test_untrustedRefused(self) -> Any:
         """Without the CA, bws's client refuses the listener with an SslError."""
         yield self.startListener(EchoUpgradeService(), secureSocket=ListenerSecureSocket(
