@@ -254,7 +254,7 @@ class Connection:
                  "heard", "pingInterval", "pingTimeout",
                  "_readPauses", "_writePaused", "_writeWaiters", "_closeWaiter", "_closeTimer",
                  "_dropTimer", "_lostWaiters", "_keepaliveAt", "_keepalivePhase",
-                 "__weakref__")
+                 "registry", "__weakref__")
 
     def __init__(self, clock: IReactorTime, maxFrameSize: int, closureTimeout: float,
                  dropWait: float | None = None) -> None:
@@ -292,6 +292,9 @@ class Connection:
         self._closeTimer: IDelayedCall | None = None
         self._dropTimer: IDelayedCall | None = None
         self._lostWaiters: list[Deferred[None]] | None = None
+        #: A set this connection belongs to while its TCP connection lasts (the listener's
+        #: open connections); it leaves it by itself when TCP is gone.
+        self.registry: set[Connection] | None = None
         self.heard = False
         self.pingInterval = 0.0
         self.pingTimeout = 0.0
@@ -722,6 +725,9 @@ class Connection:
         if self.handler is not None:
             self.handler.connectionLost(abnormal)
         self.writer = None
+        if self.registry is not None:
+            self.registry.discard(self)
+            self.registry = None
         lost, self._lostWaiters = self._lostWaiters, None
         for d in lost or ():
             d.callback(None)

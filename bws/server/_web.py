@@ -334,7 +334,7 @@ class UpgradeResource:
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
         self.connections.add(connection)
-        connection.whenLost().addCallback(lambda _: self.connections.discard(connection))
+        connection.registry = self.connections  # it leaves the set when TCP is gone
 
     def _ours(self, request: server.Request) -> bool:
         return self.claims(request.path, request.requestHeaders)
