@@ -26,6 +26,7 @@ reactor has one, so that a slow hash does not stop the reactor.
 
 from __future__ import annotations
 
+import abc
 import collections
 import hashlib
 import hmac
@@ -65,7 +66,7 @@ BCRYPT_MAX = 72
 # -- verifiers ----------------------------------------------------------------------------
 
 
-class Verifier:
+class Verifier(abc.ABC):
     """A stored password: :meth:`verify` tells whether a given one matches.
 
     :ivar scheme: the scheme's name (``"plain"``, ``"pbkdf2-sha256"``, ``"bcrypt"``…).
@@ -75,12 +76,17 @@ class Verifier:
     scheme = "plain"
     slow = False
 
+    @abc.abstractmethod
     def verify(self, password: bytes) -> bool:
-        raise NotImplementedError
+        """Whether ``password`` is the stored one (in constant time where it can be)."""
 
     def dummy(self) -> Verifier:
-        """A verifier of the same scheme and cost for a random password no one knows."""
-        raise NotImplementedError
+        """A verifier of the same scheme and cost for a random password no one knows.
+
+        This default is a plain verifier that no password matches; every scheme with a
+        cost overrides it, so that an unknown user costs what a known one does.
+        """
+        return PlainVerifier(secrets.token_bytes(32))
 
 
 def _digest(data: bytes) -> bytes:

@@ -5,6 +5,7 @@ the clock and fetched again before it expires."""
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Final
 
 import attrs
@@ -111,7 +112,7 @@ class _Endpoint:
 
 
 @attrs.frozen(kw_only=True)
-class _Grant(_Endpoint):
+class _Grant(_Endpoint, abc.ABC):
     """What every grant config does with its fields (the records below add theirs)."""
 
     clientId: str | None = attrs.field(default=None, validator=_checks.checkText(optional=True))
@@ -187,8 +188,9 @@ class _Grant(_Endpoint):
 
     # --- what each grant says -------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _tokenRequest(self) -> _TokenRequest:
-        raise NotImplementedError
+        """The grant's own token request (RFC 6749 §4.3, §4.4, §6; RFC 7523 §2.1)."""
 
     def _refreshRequest(self, refreshToken: str | None) -> _TokenRequest | None:
         """The RFC 6749 §6 request refreshing with ``refreshToken``, or ``None`` when the

@@ -5,6 +5,7 @@ request (503), never lets it through."""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Coroutine
 from typing import Any
 
@@ -22,7 +23,7 @@ __all__ = ["RemoteChecker"]
 _log = Logger()
 
 
-class RemoteChecker:
+class RemoteChecker(abc.ABC):
     """A base of ``ICredentialsChecker`` classes whose store is a server.
 
     :param reactor: connects (TCP, name resolution); the global reactor by default.
@@ -41,9 +42,9 @@ class RemoteChecker:
         self._reactor = reactor
         self._clock: IReactorTime = clock if clock is not None else reactor
 
+    @abc.abstractmethod
     def where(self) -> str:
         """Which store this is, for log lines (``"at https://..."``)."""
-        raise NotImplementedError
 
     def _checked(self, login: Coroutine[Any, Any, Principal]) -> Deferred[Principal]:
         """``login`` run, failing with ``UnauthorizedLogin`` or ``BackendUnavailable`` only."""
