@@ -31,7 +31,13 @@ from urllib.parse import parse_qsl, urlencode
 
 import treq
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks, succeed
+from twisted.internet.defer import (
+    Deferred,
+    FirstError,
+    gatherResults,
+    inlineCallbacks,
+    succeed,
+)
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import globalLogPublisher
 from twisted.protocols.policies import WrappingFactory
@@ -129,7 +135,7 @@ class Reports(Resource):
         index = int(report["index"])
         self.results[index] = report
         waiting = self.waiting.pop(index, None)
-        if waiting is not None:
+        if waiting is not None and not waiting.called:  # (called: timed out and cancelled)
             waiting.callback(report)
         request.setHeader(b"content-type", b"application/json")
         return b"{}"
@@ -146,7 +152,8 @@ class Reports(Resource):
         """The page will report nothing more (its browser is gone)."""
         waiting, self.waiting = self.waiting, {}
         for d in waiting.values():
-            d.errback(error)
+            if not d.called:
+                d.errback(error)
 
 
 class Connections(WrappingFactory):
@@ -285,8 +292,10 @@ class BrowserTests(TestCase):
             reports = yield waiting
         except Exception as e:
             got = {i: self.reports.results[i] for i in sorted(self.reports.results)}
-            self.fail(f"the page did not report every check ({e!r}); got {got}\n"
-                      f"chromium said:\n{browser.output}")
+            if isinstance(e, FirstError):
+                e = e.subFailure.value
+            self.fail(f"the page reported {len(got)} of {len(checks)} checks within {BOUND} s "
+                      f"({e!r}): {got}\nchromium said:\n{browser.output}")
         self.assertEqual([(r["check"], r["url"]) for r in reports], checks)
         return [r["result"] for r in reports]
 
