@@ -46,9 +46,11 @@ from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
+from zope.interface import implementer
 
 import bws
-from bws.testing.echo import EchoUpgradeService
+from bws.interfaces import IUpgradeService
+from bws.testing.echo import EchoService, EchoUpgradeService
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -156,6 +158,25 @@ class Reports(Resource):
                 d.errback(error)
 
 
+@implementer(IUpgradeService)
+class Recorder(EchoUpgradeService):
+    """The echo, noting for each connection whether permessage-deflate was agreed (the
+    connection's own flag: the server's side of what the page reads in ``ws.extensions``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.compressed: list[bool] = []
+
+    def get(self, request: Any) -> Any:
+        recorder = self
+
+        class Noting(EchoService):
+            def onOpen(self, caller: Any) -> None:
+                recorder.compressed.append(caller._connection.compressed)
+
+        return Noting()
+
+
 class Connections(WrappingFactory):
     """The page site's factory: it keeps its connections (HTTP, and WebSocket after an
     upgrade), to drop those left at the end."""
@@ -204,7 +225,8 @@ class BrowserTests(TestCase):
     def servePage(self) -> Any:
         """The guide's site on 127.0.0.1 (the page, and its service at /ws for the page's
         origin), plus the test's ``/report``, a service at ``/elsewhere`` that admits
-        another origin only, and the plain echo (no subprotocol) at ``/plain``."""
+        another origin only, the plain echo (no subprotocol) at ``/plain``, and the echo
+        that notes compression at ``/recorded``."""
         root = self.example.pageResource()
         self.reports = Reports()
         root.putChild(b"report", self.reports)
@@ -219,6 +241,8 @@ class BrowserTests(TestCase):
         listener.attach(self.example.pageUpgrade(self.origin), "/ws")
         listener.attach(self.example.pageUpgrade("https://elsewhere.example"), "/elsewhere")
         listener.attach(EchoUpgradeService(), "/plain")
+        self.recorder = Recorder()
+        listener.attach(self.recorder, "/recorded")
         yield listener.start()
 
         self.addCleanup(connections.dropAll)  # after Chromium is gone: what it left open
@@ -328,9 +352,9 @@ class BrowserTests(TestCase):
     @inlineCallbacks
     def test_twistdDefaults(self) -> Any:
         """The guide's plain ``twistd bws`` (64 KiB frames): 100 KiB that does not
-        compress is one frame too large, closed 1009; 512 KiB of text that compresses
-        well passes, which only permessage-deflate explains (each frame is small on the
-        wire, and the server inflated every one)."""
+        compress is one frame too large, closed 1009 with a reason the guide shows; 512 KiB
+        of text that compresses well passes (the limit counts deflated bytes on the wire,
+        and the server inflated every frame)."""
         [plain] = [c for c in consoleCommands("twistd") if c == ["-n", "--pidfile=", "bws"]]
         url = yield self.startTwistd(plain)
         yield self.servePage()
@@ -346,11 +370,17 @@ class BrowserTests(TestCase):
     @inlineCallbacks
     def test_service(self) -> Any:
         """The guide's service, on the page's own site: closes both ways with code and
-        reason, the subprotocol, and an Origin it refuses."""
+        reason, the subprotocol, and an Origin it refuses; permessage-deflate as the server
+        agreed it."""
         ws = yield self.servePage()
-        pageClose, serverClose, chat, plainChat, refused = yield self.runPage([
+        pageClose, serverClose, chat, plainChat, refused, text = yield self.runPage([
             ("pageClose", f"{ws}/ws"), ("serverClose", f"{ws}/ws"), ("chat", f"{ws}/ws"),
-            ("chat", f"{ws}/plain"), ("refused", f"{ws}/elsewhere")])
+            ("chat", f"{ws}/plain"), ("refused", f"{ws}/elsewhere"),
+            ("text", f"{ws}/recorded")])
+        # permessage-deflate: the page reads the server's answer, the server agreed to it.
+        self.assertTrue(text["echoed"], text)
+        self.assertEqual(text["extensions"], "permessage-deflate")
+        self.assertEqual(self.recorder.compressed, [True])
         # The page closes 4000: onClose has its code and reason; the page sees them echoed.
         self.assertEqual(pageClose, {"code": 4000, "reason": "the page is done",
                                      "wasClean": True})
