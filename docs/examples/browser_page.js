@@ -126,8 +126,8 @@ const checks = {
     return await done;
   },
 
-  // A subprotocol offered: ws.protocol is the server's choice. A server that chooses none
-  // fails the connection in the browser (1006), as RFC 6455 §4.1 lets a client do.
+  // A subprotocol offered: ws.protocol is the server's choice. If the server chooses none,
+  // the browser fails the connection (1006), as the WebSockets standard tells it to.
   async chat(url) {
     try {
       const ws = await openSocket(url, ["chat"]);

@@ -9,7 +9,9 @@ browser is started with the page's URL and nothing else, as a reader opens it, a
 the page reports is exactly what its JavaScript saw. The server side is checked where it
 can be seen: the echo itself, twistd's own limits (a frame over them closes 1009), and the
 service's log events (``onClose``'s code and reason, the open with its subprotocol, the
-refusal with its status).
+refusal with its status), and the compression flag of the connection a check opened.
+One Chromium per test (three in all), each running several checks in one page load: a
+Chromium start costs about as much as all the checks of a page.
 
 Every wait is on an event (twistd's start-up line, a POST from the page) with a generous
 reactor-based bound that fails the test; Chromium and twistd are stopped and reaped in the
