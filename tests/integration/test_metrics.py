@@ -3,18 +3,31 @@ fetched with treq and read with ``prometheus_client``'s parser."""
 
 from __future__ import annotations
 
+import re
+import socket
+import sys
 from typing import Any
 
 import treq
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
-from twisted.internet.defer import gatherResults, inlineCallbacks
+from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
+from twisted.internet.threads import deferToThread
+from twisted.internet.utils import getProcessOutputAndValue
 from twisted.trial.unittest import TestCase
 
 import bws
 from bws.errors import UpgradeError
 from bws.metrics import MetricsService
 from tests.integration.helpers import ListenerMixin
+from tests.integration.test_twistd import (
+    ROOT,
+    SERVING,
+    TWISTD,
+    Twistd,
+    echo,
+    environment,
+)
 
 
 @bws.serviceConfig(maxFrameSize=1000)
@@ -117,3 +130,66 @@ class MetricsOverHttpTests(ListenerMixin, TestCase):
         response = yield treq.get(self.metricsUrl.replace("/metrics", "/"), persistent=False)
         self.assertEqual(response.code, 404)
         yield response.text()
+
+
+METRICS_LINE = re.compile(r"bws: metrics at (http://\S+/metrics)")
+
+
+class TwistdMetrics(Twistd):
+    """A running ``twistd bws --metrics``: ``ready`` fires with the service's URL and the
+    metrics URL, once both are logged."""
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data.decode("utf-8", "replace")
+        served = SERVING.findall(self.output)
+        metrics = METRICS_LINE.findall(self.output)
+        if served and metrics and not self.ready.called:
+            self.ready.callback([served[0][1], metrics[0]])
+
+    errReceived = outReceived
+
+
+class TwistdMetricsTests(TestCase):
+    """``twistd -n bws --metrics ENDPOINT`` as a user runs it."""
+
+    @inlineCallbacks
+    def test_twistdServesMetrics(self) -> Any:
+        """The start-up log gives the metrics URL; a scrape after an echo counts it."""
+        process = TwistdMetrics(1)
+        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+            process, sys.executable,
+            [sys.executable, *TWISTD, "--port", "0", "--host", "127.0.0.1",
+             "--metrics", "tcp:0:interface=127.0.0.1"], env=environment(), path=str(ROOT))
+
+        def stop() -> Deferred[None]:
+            if not process.ended.called:
+                transport.signalProcess("TERM")
+            return process.ended
+
+        self.addCleanup(stop)
+        url, metricsUrl = yield process.ready
+        self.assertEqual((yield deferToThread(echo, url, "hello")), "hello")
+        response = yield treq.get(metricsUrl, persistent=False)
+        found = samples((yield response.text()))
+        self.assertEqual(found[("bws_handshakes_total", (("status", "101"),))], 1)
+        key = (("direction", "in"), ("type", "text"))
+        self.assertEqual(found[("bws_messages_total", key)], 1)
+        self.assertEqual(found[("bws_message_bytes_total", key)], 5)
+
+    @inlineCallbacks
+    def test_metricsPortTaken(self) -> Any:
+        """A metrics port already taken: exit 1 with one line naming --metrics."""
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out, err, code = yield getProcessOutputAndValue(
+            sys.executable, [*TWISTD, "--port", "0", "--host", "127.0.0.1", "--metrics",
+                             f"tcp:{port}:interface=127.0.0.1"], env=environment(),
+            path=str(ROOT))
+        output = (out + err).decode("utf-8", "replace").strip()
+        self.assertEqual(code, 1, output)
+        self.assertEqual(output.splitlines(), [
+            f"twistd bws: cannot listen on --metrics tcp:{port}:interface=127.0.0.1: "
+            "Address already in use"])
