@@ -100,6 +100,24 @@ class StatsTests(SynchronousTestCase):
         self.assertEqual(now.closes, {1001: 1, 4001: 1})
         self.assertEqual(now.traffic, (4, 1, 1254, 2, 3, 1, 1251, 2))
 
+    def test_dispatchCrash(self) -> None:
+        """A crash inside dispatch closes 1011 and is logged, counting or not (the
+        counting runner inlines ``ServiceRunner.messageReceived``)."""
+
+        def crash(*args: Any) -> None:
+            raise RuntimeError("dispatch broke")
+
+        self.patch(ServiceRunner, "_deliver", crash)
+        for stats in (False, True):
+            memory = self.listener(stats=stats)
+            client = self.successResultOf(memory.connect("/room"))
+            read = client.readTextMessage()
+            client.writeTextMessage("hi")
+            memory.advance(3)
+            self.assertIn("Status code: 1011", str(self.failureResultOf(read).value))
+            self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertIsNotNone(memory.listener.stats())
+
     def test_collector(self) -> None:
         """The collector's families, summed over listeners, read at scrape time; each
         registry its own (no state shared between two)."""
