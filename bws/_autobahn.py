@@ -509,7 +509,7 @@ class _Adapter(WebSocketProtocol):
     def _failWith(self, error: Error, code: int, reason: str) -> None:
         """Fail the connection with ``code`` (Autobahn sends the close) and tell the core."""
         super()._fail_connection(code, reason)
-        self.connection.failed(error)
+        self.connection.failed(error, code)
 
     def _max_message_size_exceeded(self, msg_size: int, max_msg_size: int,
                                    reason: str) -> None:

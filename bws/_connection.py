@@ -31,7 +31,8 @@ from bws.closeframe import isValidCloseCode
 from bws.errors import ConnectionClosureError, CorruptedFrameError, Error
 
 __all__ = ["Connection", "State", "FrameWriter", "ConnectionHandler", "closeTimeout",
-           "CLOSE_NO_STATUS", "CLOSE_ABNORMAL", "KEEPALIVE_PREFIX", "KeepaliveTicks"]
+           "closeOutcome", "CLOSE_NO_STATUS", "CLOSE_ABNORMAL", "KEEPALIVE_PREFIX",
+           "KeepaliveTicks"]
 
 #: The status a close frame without a code reports (RFC 6455 §7.1.5).
 CLOSE_NO_STATUS = 1005
@@ -72,6 +73,24 @@ _EXPIRED = 2  # nothing came: the connection was closed 1011
 def newConnectionId() -> str:
     """A process-unique, stable id for one connection."""
     return f"{_idPrefix}-{next(_ids):x}"
+
+
+def closeOutcome(connection: Connection) -> tuple[int, str, bool | None]:
+    """How a connection's closing handshake began, for its log line and metrics:
+    ``(code, reason, local)``.
+
+    ``local`` is True when this end sent the first close frame (``code`` and ``reason`` are
+    then that frame's; 1005 for a close without a code), False when the peer did (its
+    frame's), and None when no close frame went either way (1006, RFC 6455 §7.1.5).
+    """
+    sent = connection.localClose
+    if sent is not None:
+        code, reason = sent
+        return (CLOSE_NO_STATUS if code is None else code), reason, True
+    status = connection.closeStatus
+    if status is not None and status != CLOSE_ABNORMAL:
+        return status, connection.closeReason, False
+    return CLOSE_ABNORMAL, "", None
 
 
 def closeTimeout(timeout: Any) -> float:
@@ -254,7 +273,7 @@ class Connection:
                  "heard", "pingInterval", "pingTimeout",
                  "_readPauses", "_writePaused", "_writeWaiters", "_closeWaiter", "_closeTimer",
                  "_dropTimer", "_lostWaiters", "_keepaliveAt", "_keepalivePhase",
-                 "registry", "__weakref__")
+                 "registry", "localClose", "__weakref__")
 
     def __init__(self, clock: IReactorTime, maxFrameSize: int, closureTimeout: float,
                  dropWait: float | None = None) -> None:
@@ -295,6 +314,9 @@ class Connection:
         #: A set this connection belongs to while its TCP connection lasts (the listener's
         #: open connections); it leaves it by itself when TCP is gone.
         self.registry: set[Connection] | None = None
+        #: The code and reason of the close frame this end sent first (``close``, or a
+        #: failure's 1002/1007/1009); ``None`` when the peer closed first or none went.
+        self.localClose: tuple[int | None, str] | None = None
         self.heard = False
         self.pingInterval = 0.0
         self.pingTimeout = 0.0
@@ -580,6 +602,7 @@ class Connection:
             return succeed(None)
         self.state = State.CLOSE_SENT
         self.closeSent = True
+        self.localClose = (statusCode, reasonBytes.decode("utf-8") if reasonBytes else "")
         d: Deferred[None] = Deferred()
         self._closeWaiter = d
         writer.writeClose(statusCode, reasonBytes, False)
@@ -603,14 +626,17 @@ class Connection:
         if self.writer is not None:
             self.writer.abortConnection()
 
-    def failed(self, error: Error) -> None:
-        """bws sent a close frame because the peer broke the protocol (1002/1007/1009)."""
+    def failed(self, error: Error, code: int | None = None) -> None:
+        """bws sent a close frame with ``code`` (1002/1007/1009) because the peer broke the
+        protocol."""
         if self.failure is not None:
             return
         self.failure = error
         if self.state is State.OPEN or self.state is State.CLOSE_RECEIVED:
             self.state = State.CLOSE_SENT
             self.closeSent = True
+            if not self.closeFrameReceived:
+                self.localClose = (code, str(error))
             wait = self.closureTimeout
             wait = FAILED_CLOSE_TIMEOUT if wait < 0 else min(wait, FAILED_CLOSE_TIMEOUT)
             self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)

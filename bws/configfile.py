@@ -50,6 +50,8 @@ __all__ = [
     "ListenerEntry",
     "ServiceEntry",
     "ServerConfig",
+    "MetricsEntry",
+    "checkMetrics",
     "load",
     "parse",
     "checkListeners",
@@ -90,12 +92,25 @@ class ServiceEntry:
 
 
 @attrs.frozen
+class MetricsEntry:
+    """Where Prometheus metrics are served (``bws.metrics``), at ``/metrics``.
+
+    :ivar endpoint: a Twisted server endpoint string (``"tcp:9100:interface=127.0.0.1"``).
+    :ivar label: what asked for it, for messages (``bws.toml:metrics``, ``--metrics X``).
+    """
+
+    endpoint: str
+    label: str = ""
+
+
+@attrs.frozen
 class ServerConfig:
     """What ``twistd bws`` serves: every service on every listener
-    (``bws.tap.serviceFromRecords`` makes the listeners)."""
+    (``bws.tap.serviceFromRecords`` makes the listeners), and optionally metrics."""
 
     listeners: tuple[ListenerEntry, ...]
     services: tuple[ServiceEntry, ...]
+    metrics: MetricsEntry | None = None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -126,7 +141,7 @@ def load(path: str, loadService: ServiceLoader, reactor: Any = None) -> ServerCo
 def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
           reactor: Any = None) -> ServerConfig:
     """The :class:`ServerConfig` of a parsed TOML document; ``name`` starts every message."""
-    _known(data, name + ":", {"listeners", "services", "workers"}, top=True)
+    _known(data, name + ":", {"listeners", "services", "workers", "metrics"}, top=True)
     if "workers" in data:
         raise ConfigurationError(
             f"{name}:workers: not supported yet (one process serves every listener); "
@@ -147,7 +162,18 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
     return ServerConfig(
         listeners=tuple(_listener(table, f"{name}:[[listeners]][{i}]")
                         for i, table in enumerate(listeners)),
-        services=parsedServices)
+        services=parsedServices, metrics=_metrics(data.get("metrics"), f"{name}:metrics"))
+
+
+def _metrics(value: Any, where: str) -> MetricsEntry | None:
+    """The top-level ``metrics = "tcp:9100:interface=127.0.0.1"``, if given."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(
+            f"{where}: must be a Twisted endpoint string such as "
+            f"\"tcp:9100:interface=127.0.0.1\", got {_kind(value)}")
+    return MetricsEntry(value, where)
 
 
 def refuseMixedOptions(options: usage.Options) -> None:
@@ -172,7 +198,7 @@ def refuseMixedOptions(options: usage.Options) -> None:
 
 def checkListeners(server: ServerConfig, reactor: Any = None) -> None:
     """Parse the endpoint strings and read the TLS files now (nothing is bound), as the
-    listeners will when they start.
+    listeners will when they start; check the metrics endpoint (:func:`checkMetrics`).
 
     :raise ConfigurationError: naming the listener's table and field (``.endpoint``,
         ``.secureSocket.key``, ``.secureSocket.mutualSsl.cert``, ``.secureSocket``).
@@ -187,6 +213,8 @@ def checkListeners(server: ServerConfig, reactor: Any = None) -> None:
         from twisted.internet import reactor as globalReactor
 
         reactor = globalReactor
+    if server.metrics is not None:
+        checkMetrics(server.metrics.endpoint, server.metrics.label, reactor)
     for entry in server.listeners:
         where = entry.label
         try:
@@ -204,6 +232,30 @@ def checkListeners(server: ServerConfig, reactor: Any = None) -> None:
                 listenerTLSFactory(secure, Factory())
         except Exception as e:  # the endpoint parser's or bws.tls's own words
             raise ConfigurationError(f"{where}: {' '.join(str(e).split())}") from None
+
+
+def checkMetrics(endpoint: str, where: str, reactor: Any = None) -> None:
+    """Check that metrics can be served on ``endpoint``: ``prometheus_client`` is
+    installed (the ``metrics`` extra) and the endpoint string parses (nothing is bound).
+
+    :raise ConfigurationError: one line starting with ``where``.
+    """
+    try:
+        import prometheus_client.twisted  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            f"{where}: needs prometheus_client, which is not installed: "
+            "pip install 'bws[metrics]'") from None
+    from twisted.internet.endpoints import serverFromString
+
+    if reactor is None:
+        from twisted.internet import reactor as globalReactor
+
+        reactor = globalReactor
+    try:
+        serverFromString(reactor, endpoint)
+    except Exception as e:  # the endpoint parser's own words
+        raise ConfigurationError(f"{where}: {' '.join(str(e).split())}") from None
 
 
 # -- tables --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from bws.config import (
     serviceConfigOf,
     setServiceConfig,
 )
-from bws.configfile import ListenerEntry, ServerConfig, ServiceEntry
+from bws.configfile import ListenerEntry, MetricsEntry, ServerConfig, ServiceEntry
 from bws.errors import SslError
 from bws.server import Listener
 
@@ -163,6 +163,9 @@ Examples:
         ["ciphers", None, None, "Comma-separated IANA cipher suite names."],
         ["auth-scopes", None, None, "With --auth: the scopes a principal must hold one of "
                                     "(comma-separated); 403 otherwise."],
+        ["metrics", None, None, "Serve Prometheus metrics at /metrics on this endpoint, e.g. "
+                                "tcp:9100:interface=127.0.0.1 (needs pip install "
+                                "'bws[metrics]')."],
     ]
     optFlags = [
         ["no-compression", None, "Do not negotiate permessage-deflate."],
@@ -267,6 +270,13 @@ Examples:
             raise usage.UsageError(f"--port: must be 0..65535, got {self['port']}")
         for endpoint in self["listen"]:
             checkEndpoint(endpoint)
+        if self["metrics"]:
+            from bws.configfile import checkMetrics
+
+            try:
+                checkMetrics(self["metrics"], f"--metrics {self['metrics']}")
+            except ConfigurationError as e:
+                raise usage.UsageError(str(e)) from None
         self["upgradeService"] = loadService(self["service"])
         try:
             self["secureSocket"] = secureSocketFrom(self)
@@ -431,12 +441,14 @@ def secureSocketFrom(options: Options) -> ListenerSecureSocket | None:
 class BwsService(service.MultiService):
     """What ``twistd bws`` runs: its :class:`bws.Listener`\\ s (one per ``--listen``, the
     one of ``--port``/``--host``, or those of ``--config``'s file), each serving every
-    upgrade service at its path."""
+    upgrade service at its path; and, with ``metrics``, a ``bws.metrics.MetricsService``
+    of those listeners (a registry of its own)."""
 
     log = Logger()
 
     def __init__(self, listeners: list[tuple[Listener, str]],
-                 services: Sequence[tuple[str, str]]) -> None:
+                 services: Sequence[tuple[str, str]], metrics: MetricsEntry | None = None,
+                 reactor: Any = None) -> None:
         super().__init__()
         #: Each listener with the option (or the file's table) that made it, for messages.
         self.listeners = listeners
@@ -444,6 +456,15 @@ class BwsService(service.MultiService):
         self.upgradeServices = list(services)
         for listener, _ in listeners:
             listener.setServiceParent(self)
+        #: Where metrics are served, and their service (None without metrics).
+        self.metricsEntry = metrics
+        self.metrics: Any = None
+        if metrics is not None:
+            from bws.metrics import MetricsService  # prometheus_client: only with metrics
+
+            self.metrics = MetricsService(metrics.endpoint, [each for each, _ in listeners],
+                                          reactor)
+            self.metrics.setServiceParent(self)
 
     def bind(self) -> None:
         """Bind every listener now (before twistd daemonizes or writes its pid file).
@@ -462,6 +483,18 @@ class BwsService(service.MultiService):
                     error = error.socketError
                 reason = getattr(error, "strerror", None) or _oneLine(error)
                 raise SystemExit(f"twistd bws: cannot listen on {where}: {reason}")
+        if self.metrics is not None and self.metricsEntry is not None:
+            failures = []
+            self.metrics.listen().addErrback(failures.append)
+            if failures:
+                for bound, _ in self.listeners:
+                    bound.immediateStop()
+                error = failures[0].value
+                if isinstance(error, CannotListenError):
+                    error = error.socketError
+                reason = getattr(error, "strerror", None) or _oneLine(error)
+                raise SystemExit(
+                    f"twistd bws: cannot listen on {self.metricsEntry.label}: {reason}")
 
     def served(self) -> list[tuple[str, str, str]]:
         """``(service, url, path)`` for every service on every bound listener."""
@@ -509,7 +542,7 @@ def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:
         listeners.append((listener, entry.label))
     return BwsService(listeners, [(served.name, "/".join(served.path)
                                    if isinstance(served.path, tuple) else served.path)
-                                  for served in server.services])
+                                  for served in server.services], server.metrics, reactor)
 
 
 def buildService(options: Options) -> BwsService:
@@ -527,7 +560,9 @@ def buildService(options: Options) -> BwsService:
         listeners = (ListenerEntry(options["port"], config,
                                    f"{options['host']}:{options['port']} (--host/--port)"),)
     services = (ServiceEntry(options["upgradeService"], options["path"], options["service"]),)
-    return serviceFromRecords(ServerConfig(listeners, services))
+    metrics = options["metrics"]
+    return serviceFromRecords(ServerConfig(
+        listeners, services, MetricsEntry(metrics, f"--metrics {metrics}") if metrics else None))
 
 
 def makeService(options: Options) -> BwsService:

@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "bws.server._handshake": 2,
     "bws.server._dispatch": 2,
     "bws.server._serving": 2,
+    "bws.server._stats": 2,
     "bws.server._caller": 2,
     "bws.client._inbox": 2,
     "bws.client._retry": 2,
@@ -75,6 +76,7 @@ LAYERS: dict[str, int] = {
     "bws.__main__": 5,
     "bws.configfile": 5,
     "bws.workers": 5,
+    "bws.metrics": 5,
     "bws.testing": 5,
     "bws.testing.": 5,
 }

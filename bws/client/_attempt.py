@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IProtocol, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws._connection import OP_PONG, Connection, State
+from bws._connection import OP_PONG, Connection, State, closeOutcome
 from bws.config import ClientConfiguration, WSServiceConfig
 from bws.errors import Error, InvalidHandshakeError
 from bws.request import HttpResponse
@@ -85,8 +85,12 @@ class Attempt:
 
     log = Logger()
 
-    def __init__(self, owner: AttemptOwner) -> None:
+    def __init__(self, owner: AttemptOwner, url: str = "") -> None:
         self.owner = owner
+        #: The URL the log lines name: scheme, host, port and path, never the query.
+        self.url = url
+        #: When the handshake completed (the clock's time), for the ``close`` line.
+        self.openedAt: float | None = None
         config = owner.config
         self.connection = Connection(owner.clock, config.maxFrameSize, 60.0,
                                      dropWait=SERVER_DROP_WAIT)
@@ -147,7 +151,14 @@ class Attempt:
 
     def opened(self) -> None:
         config = self.owner.config
-        self.connection.startKeepalive(config.pingInterval, config.pingTimeout)
+        connection = self.connection
+        self.openedAt = self.owner.clock.seconds()
+        # One line per connection event, fields in the event; never a payload, a header
+        # or the URL's query (where tokens travel).
+        self.log.info("WebSocket {id} to {url} opened (subprotocol {subProtocol})",
+                      wsEvent="open", side="client", id=connection.connectionId,
+                      url=self.url, subProtocol=connection.subProtocol)
+        connection.startKeepalive(config.pingInterval, config.pingTimeout)
         if not self.whenOpen.called:
             self.whenOpen.callback(self.connection)
 
@@ -196,4 +207,25 @@ class Attempt:
                     self.lostReason or Failure(Error("Connection lost")))
             self.whenOpen.errback(error)
         else:
+            if self.openedAt is not None:
+                self.logClose()
             self.owner.connectionClosed(self.connection)
+
+    def logClose(self) -> None:
+        """The connection's one ``close`` line (as the server's: who began the closing
+        handshake, code, reason, duration in decimal seconds)."""
+        connection = self.connection
+        code, reason, local = closeOutcome(connection)
+        self.log.info(_CLOSE_FORMATS[local], wsEvent="close", side="client",
+                      id=connection.connectionId, url=self.url, code=code, reason=reason,
+                      closedBy=_CLOSED_BY[local],
+                      duration=round(self.owner.clock.seconds() - (self.openedAt or 0.0), 3))
+
+
+#: The ``close`` line's text, by who began the closing handshake (``closeOutcome``).
+_CLOSE_FORMATS = {
+    True: "WebSocket {id} to {url} closed by the client: {code} {reason!r} after {duration} s",
+    False: "WebSocket {id} to {url} closed by the server: {code} {reason!r} after {duration} s",
+    None: "WebSocket {id} to {url} lost without a close frame: {code} after {duration} s",
+}
+_CLOSED_BY = {True: "client", False: "server", None: None}

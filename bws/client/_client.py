@@ -212,6 +212,9 @@ class Client:
         self._reconnecting: Deferred[None] | None = None
         #: The ``Authorization`` header's source (``config.auth``), made on first use.
         self.authSource: Any = None
+        #: The URL log lines name: without the query, where tokens travel.
+        self.logUrl = (f"{'wss' if target.secure else 'ws'}://{target.hostHeader}"
+                       f"{target.resource.partition('?')[0]}")
 
     # -- connecting -------------------------------------------------------------------
 
@@ -314,10 +317,20 @@ class Client:
         return self._authorization().addCallback(self._handshake).addErrback(self._refused)
 
     def _refused(self, failure: Failure) -> Failure:
-        """After a 401 (RFC 6750 §3.1: the token is invalid, e.g. expired or revoked), an
-        auth source that caches a token forgets it, so the next attempt fetches another."""
+        """Log the failed attempt (one line: ``refused`` with the HTTP status the server
+        answered, else ``failed`` with the error). After a 401 (RFC 6750 §3.1: the token
+        is invalid, e.g. expired or revoked), an auth source that caches a token forgets
+        it, so the next attempt fetches another."""
         error = failure.value
         response = getattr(error, "response", None)
+        status = response.statusCode if response is not None else 0
+        if status and status != 101:
+            # The status only: a refusal's text is the server's, and is not logged.
+            self.log.info("WebSocket upgrade to {url} refused: {status}", wsEvent="refused",
+                          side="client", url=self.logUrl, status=status)
+        else:
+            self.log.info("WebSocket connection to {url} failed: {error}", wsEvent="failed",
+                          side="client", url=self.logUrl, error=failure.getErrorMessage())
         if (isinstance(error, InvalidHandshakeError) and response is not None
                 and response.statusCode == 401):
             invalidate = getattr(self.authSource, "invalidate", None)
@@ -329,7 +342,7 @@ class Client:
         config = self.config
         from bws._autobahn import ClientFactory, clientOptions  # loads on first connect
 
-        attempt = Attempt(self)
+        attempt = Attempt(self, self.logUrl)
         opened = attempt.whenOpen
         factory = ClientFactory(
             self.target.resource, self._upgradeHeaders(authorization), list(config.subProtocols),
@@ -395,7 +408,8 @@ class Client:
     def _connectWithRetries(self, initial: bool) -> Deferred[None]:
         """Connect (``initial``) or reconnect after a drop, as ``retryConfig`` allows."""
         d = retrying(self._connectOnce, self.config.retryConfig, self.clock,
-                     failures=0 if initial else 1, keepTrying=lambda: not self.inbox.closed)
+                     failures=0 if initial else 1, keepTrying=lambda: not self.inbox.closed,
+                     url=self.logUrl)
         return d.addCallback(self._adopt)
 
     def _adopt(self, attempt: Attempt) -> None:

@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectError, ConnectionLost
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from bws.config import RetryConfig
@@ -19,6 +20,8 @@ from bws.errors import ConnectionClosureError, ConnectionError, Error
 __all__ = ["retryPolicy", "isIOFailure", "retrying"]
 
 T = TypeVar("T")
+
+log = Logger()
 
 
 def retryPolicy(config: RetryConfig) -> Callable[[int], float]:
@@ -45,14 +48,20 @@ def isIOFailure(failure: Failure) -> bool:
 
 async def _retrying(attempt: Callable[[], Deferred[T]], config: RetryConfig | None,
                     clock: IReactorTime, failures: int,
-                    keepTrying: Callable[[], bool]) -> T:
+                    keepTrying: Callable[[], bool], url: str) -> T:
     policy = retryPolicy(config) if config is not None else None
+    why = "the connection was lost"
     while True:
         if failures and policy is not None:
-            await deferLater(clock, policy(failures))
+            delay = policy(failures)
+            log.info("WebSocket {url}: retry {attempt} in {delay} s ({error})",
+                     wsEvent="retry", side="client", url=url, attempt=failures, delay=delay,
+                     error=why)
+            await deferLater(clock, delay)
         try:
             return await attempt()
         except Error as e:
+            why = str(e)
             if policy is None or not isIOFailure(Failure(e)) or not keepTrying():
                 raise
             # ``failures`` attempts failed before this one: as many retries were made.
@@ -64,7 +73,7 @@ async def _retrying(attempt: Callable[[], Deferred[T]], config: RetryConfig | No
 
 def retrying(attempt: Callable[[], Deferred[T]], config: RetryConfig | None,
              clock: IReactorTime, *, failures: int = 0,
-             keepTrying: Callable[[], bool] = lambda: True) -> Deferred[T]:
+             keepTrying: Callable[[], bool] = lambda: True, url: str = "") -> Deferred[T]:
     """Call ``attempt`` until it succeeds, waiting ``retryPolicy(config)(n)`` seconds on
     ``clock`` after the ``n``-th failure.
 
@@ -74,8 +83,12 @@ def retrying(attempt: Callable[[], Deferred[T]], config: RetryConfig | None,
         reconnect waits ``policy(1)``.
     :param keepTrying: asked after each retryable failure; ``False`` ends with that failure
         (the application closed the client meanwhile).
+    :param url: what the retry lines name (the client's URL, without its query).
     :return: a Deferred firing with ``attempt``'s result; failing with the first failure
         that :func:`isIOFailure` does not retry, or with ``ConnectionError("IO Error: gave
         up after N retries (...)")`` once ``config.maxCount`` retries (not 0) have failed.
+
+    Each retry logs one line (``wsEvent="retry"``: ``url``, ``attempt``, the ``delay`` in
+    decimal seconds, and the ``error`` that made it retry).
     """
-    return Deferred.fromCoroutine(_retrying(attempt, config, clock, failures, keepTrying))
+    return Deferred.fromCoroutine(_retrying(attempt, config, clock, failures, keepTrying, url))

@@ -21,6 +21,7 @@ from bws.config import (
     serviceConfigOf,
 )
 from bws.server._routing import Attachment, Router
+from bws.server._stats import ListenerStats, Snapshot
 from bws.server._web import UpgradeResource, UpgradeSite, guardSharedSite
 
 __all__ = ["Listener"]
@@ -109,6 +110,26 @@ class Listener(service.Service):
         attachment = self.router.remove(upgradeService)
         del self.resource.factories[attachment]
         self.resource.authEntries.pop(attachment, None)
+
+    # -- metrics --------------------------------------------------------------
+
+    def enableStats(self) -> ListenerStats:
+        """Count what metrics report (:doc:`observability`, ``bws.metrics``) from now on:
+        handshakes by status, messages and payload bytes by direction and type, closes by
+        code. Off by default, and then nothing is counted; on, a message costs two integer
+        additions and no metrics library call. Connections accepted before are not counted.
+        Calling it again returns the same counters."""
+        if self.resource.stats is None:
+            self.resource.stats = ListenerStats()
+        return self.resource.stats
+
+    def stats(self) -> Snapshot | None:
+        """What was counted so far (with the open connections' counts), or None when
+        :meth:`enableStats` was not called."""
+        stats = self.resource.stats
+        if stats is None:
+            return None
+        return stats.snapshot(self.resource.connections)
 
     # -- lifecycle ------------------------------------------------------------
 

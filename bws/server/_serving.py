@@ -22,7 +22,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from bws._connection import CLOSE_ABNORMAL, Connection, State
+from bws._connection import CLOSE_ABNORMAL, Connection, State, closeOutcome
 from bws._http import peerText
 from bws.binding import bindingDetail
 from bws.closeframe import CloseFrame
@@ -40,6 +40,17 @@ __all__ = ["ServiceRunner", "BACKLOG"]
 BACKLOG = 16
 
 _OPEN = State.OPEN
+
+#: The ``close`` line's text, by who began the closing handshake (``closeOutcome``).
+_CLOSE_FORMATS = {
+    True: "WebSocket {id} from {peer} at {path} closed by the server: {code} {reason!r} "
+          "after {duration} s",
+    False: "WebSocket {id} from {peer} at {path} closed by the client: {code} {reason!r} "
+           "after {duration} s",
+    None: "WebSocket {id} from {peer} at {path} lost without a close frame: {code} "
+          "after {duration} s",
+}
+_CLOSED_BY = {True: "server", False: "client", None: None}
 
 
 class ServiceRunner:
@@ -80,7 +91,8 @@ class ServiceRunner:
         # One line per connection event, fields in the event (never payloads, headers or
         # the query string, where tokens travel).
         self.log.info("WebSocket {id} opened from {peer} at {path} (subprotocol "
-                      "{subProtocol})", wsEvent="open", id=connection.connectionId,
+                      "{subProtocol})", wsEvent="open", side="server",
+                      id=connection.connectionId,
                       peer=peerText(self.request.peer), path=self.request.path,
                       subProtocol=connection.subProtocol)
         connection.startKeepalive(config.pingInterval, config.pingTimeout)
@@ -186,20 +198,24 @@ class ServiceRunner:
         if self._idleTimer is not None and self._idleTimer.active():
             self._idleTimer.cancel()
         self._idleTimer = None
-        connection = self.connection
         if self._openedAt is not None:
-            code = connection.closeStatus if connection.closeStatus is not None \
-                else CLOSE_ABNORMAL
-            self.log.info("WebSocket {id} closed from {peer} at {path}: {code} {reason!r} "
-                          "after {duration} s", wsEvent="close", id=connection.connectionId,
-                          peer=peerText(self.request.peer), path=self.request.path, code=code,
-                          reason=connection.closeReason,
-                          duration=round(self.clock.seconds() - self._openedAt, 3))
+            self.logClose()
         if abnormal:
             onClose = self.methods.onClose
             if onClose is not None:
                 self.dispatch(onClose, (CLOSE_ABNORMAL, "Connection closed abnormally"),
                               "close")
+
+    def logClose(self) -> None:
+        """The connection's one ``close`` line: who began the closing handshake, with
+        which code and reason (:func:`~bws._connection.closeOutcome`), after how long."""
+        connection = self.connection
+        code, reason, local = closeOutcome(connection)
+        self.log.info(_CLOSE_FORMATS[local], wsEvent="close", side="server",
+                      id=connection.connectionId, peer=peerText(self.request.peer),
+                      path=self.request.path, code=code, reason=reason,
+                      closedBy=_CLOSED_BY[local],
+                      duration=round(self.clock.seconds() - (self._openedAt or 0.0), 3))
 
     # -- one callback at a time --------------------------------------------------------
 

@@ -44,6 +44,7 @@ from bws.server._handshake import (
 )
 from bws.server._routing import Attachment, ParamError, Router
 from bws.server._serving import ServiceRunner
+from bws.server._stats import CountingConnection, CountingRunner, ListenerStats
 
 __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWithLimits",
            "BodylessUpgrades", "guardSharedSite", "refuseAtHeaders"]
@@ -52,6 +53,18 @@ if TYPE_CHECKING:
     from bws._autobahn import ServerAdapter
 
 log = Logger()
+
+
+def noteRefusal(resource: UpgradeResource | None, status: int, peer: Any,
+                path: str | None) -> None:
+    """The one ``refused`` line of a refused upgrade (its status, the peer and the path
+    without the query; never a header or the refusal's text), counted in the listener's
+    :class:`~bws.server._stats.ListenerStats` when metrics are on."""
+    log.info("WebSocket upgrade refused {status} from {peer} at {path}", wsEvent="refused",
+             side="server", status=status, peer=peerText(peer), path=path)
+    stats = resource.stats if resource is not None else None
+    if stats is not None:
+        stats.handshake(status)
 
 
 def respond(request: server.Request, reject: Reject) -> None:
@@ -124,9 +137,8 @@ class Upgrade:
 
     def refuse(self, reject: Reject) -> None:
         request = self.request
-        log.info("WebSocket upgrade refused {status} from {peer} at {path}", wsEvent="refused",
-                 status=reject.status, peer=peerText(request.getClientAddress()),
-                 path=request.path.decode("utf-8", "replace"))
+        noteRefusal(self.resource, reject.status, request.getClientAddress(),
+                    request.path.decode("utf-8", "replace"))
         respond(request, reject)
 
     def start(self) -> None:
@@ -250,9 +262,18 @@ class Upgrade:
         for name, value in added:
             headers.setdefault(name, []).append(value)
         config = self.attachment.config
-        clock = self.resource.clock
-        connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
-        ServiceRunner(service, config, connection, self.bws, clock)
+        resource = self.resource
+        clock = resource.clock
+        stats = resource.stats
+        if stats is None:
+            connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
+            ServiceRunner(service, config, connection, self.bws, clock)
+        else:
+            # Metrics on: the same objects, counting messages and bytes (bws.server._stats).
+            connection = CountingConnection(clock, config.maxFrameSize,
+                                            config.connectionClosureTimeout)
+            CountingRunner(service, config, connection, self.bws, clock, stats)
+            stats.handshake(101)
         from bws._autobahn import ServerAdapter
 
         proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
@@ -330,6 +351,8 @@ class UpgradeResource:
         self.factories: dict[Attachment, ServerFactory] = {}
         #: Each attachment's auth entries with their checkers built (none: no auth).
         self.authEntries: dict[Attachment, tuple[CheckerWithScopes, ...]] = {}
+        #: What is counted for metrics (``Listener.enableStats``); None: nothing is.
+        self.stats: ListenerStats | None = None
 
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
@@ -410,6 +433,8 @@ class UpgradeChannel(http.HTTPChannel):
     limits: RequestLimitConfigs = RequestLimitConfigs()
     deadline: float = 120.0
     clock: IReactorTime | None = None
+    #: The resource of the channel's site (its refusals are counted there).
+    upgradeResource: UpgradeResource | None = None
     transport: Any
 
     def connectionMade(self) -> None:
@@ -451,6 +476,7 @@ class UpgradeChannel(http.HTTPChannel):
                 from bws.tls._transport import isSecureTransport
 
                 if not isSecureTransport(self.transport):
+                    noteRefusal(self.upgradeResource, 400, self.transport.getPeer(), None)
                     self._answerAndClose(NOT_TLS_ANSWER)
                     return
         super().dataReceived(data)
@@ -476,9 +502,8 @@ class UpgradeChannel(http.HTTPChannel):
         self._refuse(414 if self._firstLine else 431)
 
     def _refuse(self, status: int) -> None:
-        log.info("WebSocket upgrade refused {status} from {peer} (request head over its "
-                 "limits)", wsEvent="refused", status=status,
-                 peer=peerText(self.transport.getPeer()), path=None)
+        # The request head broke requestLimits: no path is known yet (path None).
+        noteRefusal(self.upgradeResource, status, self.transport.getPeer(), None)
         refuseAtHeaders(self, Reject(status))
 
     def _answerAndClose(self, answer: bytes) -> None:
@@ -531,8 +556,11 @@ class BodylessUpgrades(http.Request):
     def gotLength(self, length: int | None) -> None:
         # Until the request is complete, twisted.web keeps the request target on the channel.
         target = getattr(self.channel, "_path", b"")
-        reject = self.upgradeResource.bodyRefusal(target, self.requestHeaders)
+        resource = self.upgradeResource
+        reject = resource.bodyRefusal(target, self.requestHeaders)
         if reject is not None:
+            noteRefusal(resource, reject.status, self.getClientAddress(),
+                        target.split(b"?", 1)[0].decode("utf-8", "replace"))
             # No "100 Continue" after the refusal (HTTPChannel answers Expect next).
             self.requestHeaders.removeHeader(b"expect")
             refuseAtHeaders(self.channel, reject)
@@ -572,7 +600,8 @@ class UpgradeSite(server.Site):
         # A channel class per site, carrying this listener's limits, deadline and clock.
         # HTTPFactory declares protocol as a function (_genericHTTPChannelProtocolFactory).
         self.protocol = type("UpgradeChannel", (UpgradeChannel,), {  # type: ignore[method-assign]
-            "limits": config.requestLimits, "deadline": config.timeout, "clock": clock})
+            "limits": config.requestLimits, "deadline": config.timeout, "clock": clock,
+            "upgradeResource": resource})
 
     def log(self, request: http.Request) -> None:
         """No access log per upgrade: it would cost on the handshake path."""
