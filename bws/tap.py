@@ -182,6 +182,9 @@ Examples:
         super().__init__()
         self["listen"] = []
         self["trusted-proxy"] = []
+        # An opt_ method's docstring is its help: one paragraph, not its source's lines.
+        self.docs = {name: " ".join(doc.split()) if doc else doc
+                     for name, doc in self.docs.items()}
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted endpoint string to listen on instead of --port/--host, e.g.
@@ -510,6 +513,11 @@ class BwsService(service.MultiService):
         for serviceName, url, path in self.served():
             self.log.info("bws: serving {service} at {url} (path {path})",
                           service=serviceName, url=url, path=path)
+        for listener, where in self.listeners:
+            if (listener.endpointDescription or "").startswith("haproxy:"):
+                self.log.info("bws: {where} reads a PROXY protocol header before each "
+                              "request and believes the address it names: let only the "
+                              "proxy reach it", where=where)
 
 
 def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:

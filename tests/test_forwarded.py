@@ -358,12 +358,17 @@ class ProxyProtocolTests(SynchronousTestCase):
         self.assertEqual(request.connectionPeer, ("203.0.113.9", 50000))
 
     def test_trustedSender(self) -> None:
-        """From a trusted sender the PROXY source is the peer; a header the client wrote
-        is not read past it."""
+        """From a trusted sender the PROXY source is the peer, in the open log line too; a
+        header the client wrote is not read past it."""
+        events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
         request = self.request(self.V1, "10.0.0.2", {"X-Forwarded-For": "6.6.6.6"},
                                trustedProxies=["10.0.0.0/8"])
         self.assertEqual(request.peer, ("198.51.100.7", 4711))
         self.assertEqual(request.connectionPeer, ("10.0.0.2", 50000))
+        [opened] = [e for e in events if e.get("wsEvent") == "open"]
+        self.assertEqual(opened["peer"], "198.51.100.7:4711")
 
     def test_untrustedSender(self) -> None:
         """With ``trustedProxies``, a PROXY header from elsewhere is not believed."""

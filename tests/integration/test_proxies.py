@@ -109,9 +109,11 @@ class Child(ProcessProtocol):
     """A child process: ``ready`` fires with the ports of its start-up lines once
     ``count`` are logged (twistd), ``ended`` with how it ended."""
 
-    def __init__(self, name: str, count: int = 0) -> None:
+    def __init__(self, name: str, count: int = 0, also: str = "") -> None:
         self.name = name
         self.count = count
+        #: Text the output must hold too before ``ready`` fires.
+        self.also = also
         self.ready: Deferred[list[int]] = Deferred()
         #: Fires with the exception saying how it ended (ProcessDone for status 0).
         self.ended: Deferred[BaseException] = Deferred()
@@ -124,7 +126,8 @@ class Child(ProcessProtocol):
     def outReceived(self, data: bytes) -> None:
         self.output += data.decode("utf-8", "replace")
         ports = [int(p) for p in SERVING.findall(self.output)]
-        if self.count and len(ports) >= self.count and not self.ready.called:
+        if (self.count and len(ports) >= self.count and self.also in self.output
+                and not self.ready.called):
             self.ready.callback(ports)
 
     errReceived = outReceived
@@ -215,7 +218,12 @@ class ProxyTestCase(TestCase):
             del command[at:at + 2]
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT)
-        child = self.spawn(Child("twistd bws", count=command.count("--listen")),
+        proxyListeners = [word for word in command if word.startswith("haproxy:")]
+        # A PROXY-protocol listener is named in a warning line of its own.
+        also = (f"--listen {proxyListeners[0]} reads a PROXY protocol header before each "
+                "request and believes the address it names: let only the proxy reach it"
+                if proxyListeners else "")
+        child = self.spawn(Child("twistd bws", count=command.count("--listen"), also=also),
                            sys.executable, ["-c", TWISTD, *command], EXAMPLES, env)
         ports = yield child.ready
         return Backend(child, ports)
