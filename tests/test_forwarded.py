@@ -17,6 +17,8 @@ from twisted.python import usage
 from twisted.test.iosim import FakeTransport
 from twisted.test.iosim import connect as iosimConnect
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.server import Site
 
 import bws
 from bws._forwarded import (
@@ -284,6 +286,25 @@ class ListenerTests(SynchronousTestCase):
         self.assertEqual(request.peer, ("2001:db8::7", 4711))
         self.assertEqual(request.connectionPeer, ("::1", 40000))
         self.assertEqual(self.events[0]["peer"], "[2001:db8::7]:4711")
+
+    def test_sharedSite(self) -> None:
+        """A listener sharing a ``Site`` takes ``trustedProxies`` and ``forwardedHeader``
+        (how requests are read), and still refuses the port's own fields."""
+        memory = MemoryListener()
+        memory.peerHost = "10.0.0.2"
+        site = Site(Resource(), reactor=memory.clock)
+        listener = bws.Listener(site, reactor=memory.clock, trustedProxies=["10.0.0.0/8"],
+                                forwardedHeader="Forwarded")
+        recorder = Recorder()
+        listener.attach(recorder, "/ws")
+        self.successResultOf(listener.start())
+        memory.listener = listener
+        self.successResultOf(memory.connect("/ws", customHeaders={
+            "Forwarded": "for=198.51.100.7", "X-Forwarded-For": "6.6.6.6"}))
+        self.assertEqual(recorder.requests[0].peer, ("198.51.100.7", 0))
+        e = self.assertRaises(bws.ConfigurationError, bws.Listener, site,
+                              trustedProxies=["10.0.0.0/8"], timeout=5)
+        self.assertIn("(got timeout)", str(e))
 
     def test_refusalLogsClient(self) -> None:
         """A refused upgrade behind a trusted proxy logs the client's address."""

@@ -308,7 +308,7 @@ def clientPeer(request: server.Request, headers: tuple[tuple[str, str], ...],
         return hops[0], tcpPeer
     name = config.forwardedHeader.lower()
     values = [value for header, value in headers if header == name]
-    known = [hop for hop in hops if hop is not None]
+    known = cast("list[tuple[str, int]]", hops)  # no None: checked above
     return clientAddress(known, config.forwardedHeader, values, config.trustedProxies), tcpPeer
 
 
