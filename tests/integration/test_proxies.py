@@ -190,8 +190,13 @@ class ProxyTestCase(TestCase):
     """Starts backends and proxies as child processes and stops them at cleanup."""
 
     timeout = 90
+    #: The proxy's executable and the Debian package that installs it.
+    proxy: tuple[str, str] = ("", "")
 
     def setUp(self) -> None:
+        executable, package = self.proxy
+        if executable and not os.path.exists(executable):
+            raise SkipTest(f"{executable} is not installed (Debian: apt-get install {package})")
         if not clientHostUsable():
             raise SkipTest(f"cannot bind {CLIENT_HOST} (loopback is 127.0.0.1 only here)")
 
@@ -251,8 +256,6 @@ class ProxyTestCase(TestCase):
     @inlineCallbacks
     def startHaproxy(self, backends: list[Backend]) -> Any:
         """docs/examples/haproxy.cfg with free ports: ``(proxyProtocolPort, forwardedPort)``."""
-        if not os.path.exists(HAPROXY):
-            raise SkipTest(f"{HAPROXY} is not installed (Debian: apt-get install haproxy)")
         front = {8080: freePort(), 8081: freePort()}
         folder = Path(self.mktemp()).resolve()
         folder.mkdir()
@@ -268,8 +271,6 @@ class ProxyTestCase(TestCase):
     @inlineCallbacks
     def startNginx(self, backends: list[Backend]) -> Any:
         """docs/examples/nginx-bws.conf inside a minimal nginx.conf, with free ports."""
-        if not os.path.exists(NGINX):
-            raise SkipTest(f"{NGINX} is not installed (Debian: apt-get install nginx-light)")
         port = freePort()
         folder = Path(self.mktemp()).resolve()
         folder.mkdir()
@@ -349,6 +350,8 @@ class NginxTests(ProxyTestCase):
     """nginx with docs/examples/nginx-bws.conf (X-Forwarded-For), in front of two backends
     run by docs/examples/bws@.service's ``ExecStart`` line."""
 
+    proxy = (NGINX, "nginx-light")
+
     @inlineCallbacks
     def test_upgradeAndClientAddress(self) -> Any:
         """The upgrade passes through nginx for a bws client and a ``websockets`` client;
@@ -387,6 +390,8 @@ class NginxTests(ProxyTestCase):
 
 class HaproxyTests(ProxyTestCase):
     """HAProxy with docs/examples/haproxy.cfg: PROXY protocol v2 and X-Forwarded-For."""
+
+    proxy = (HAPROXY, "haproxy")
 
     @inlineCallbacks
     def test_upgradeAndClientAddress(self) -> Any:
