@@ -104,7 +104,8 @@ def peerText(address: object) -> str:
 
     :param address: a ``(host, port)`` pair, or an address with ``host`` and ``port``
         (``IPv4Address``, ``IPv6Address``), or ``None``.
-    :return: the text; ``"-"`` when there is no host.
+    :return: the text; the host alone when the port is 0 (unknown: a proxy reported the
+        client's address without one); ``"-"`` when there is no host.
     """
     if isinstance(address, tuple):
         host, port = address
@@ -112,6 +113,8 @@ def peerText(address: object) -> str:
         host, port = getattr(address, "host", None), getattr(address, "port", 0)
     if host is None:
         return "-"
+    if not port:
+        return str(host)
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 

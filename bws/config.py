@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import attrs
 
 from bws._fields import Fields, nameTuple
+from bws._forwarded import HEADERS, X_FORWARDED_FOR, Network, trustedNetworks
 from bws._http import CLIENT_OWNED, fieldProblem, normalizeOrigin, ownedHeaderProblem
 from bws.auth.records import clientAuth, listenerEntries
 from bws.errors import ConfigurationError
@@ -72,6 +73,21 @@ def _coerceLimits(value: Any) -> Any:
     return _checks.built(RequestLimitConfigs, value)
 
 
+def _trustedProxies(value: Any) -> tuple[Network, ...]:
+    try:
+        return trustedNetworks(value)
+    except ValueError as e:
+        where = "" if str(e).startswith("[") else ": "
+        raise ConfigurationError(f"ListenerConfiguration.trustedProxies{where}{e}") from None
+
+
+def _headerName(value: Any) -> Any:
+    """``x-forwarded-for`` and ``FORWARDED`` as :data:`bws._forwarded.HEADERS` spell them."""
+    if isinstance(value, str):
+        return next((h for h in HEADERS if h.lower() == value.strip().lower()), value)
+    return value
+
+
 def _coerceRetry(value: Any) -> Any:
     return _checks.built(RetryConfig, value)
 
@@ -93,6 +109,19 @@ class ListenerConfiguration:
     webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_checks.checkBool)
     requestLimits: RequestLimitConfigs = attrs.field(
         factory=RequestLimitConfigs, converter=_coerceLimits)
+    #: The proxies in front of this listener whose word on the client's address is taken
+    #: (bws addition, docs/deploying.rst): IP addresses or CIDR networks (``"10.0.0.0/8"``,
+    #: ``"::1"``). From a peer in them, ``UpgradeRequest.peer`` is read from
+    #: ``forwardedHeader`` (walking from the right past every trusted proxy), and on a
+    #: PROXY-protocol (``haproxy:``) endpoint the PROXY header is believed only from them.
+    #: Empty (the default): no header is read; the peer is the transport's.
+    trustedProxies: tuple[Network, ...] = attrs.field(default=(), converter=_trustedProxies)
+    #: The header the trusted proxies write the chain of addresses in:
+    #: ``"X-Forwarded-For"`` (nginx, HAProxy ``option forwardfor``) or ``"Forwarded"``
+    #: (RFC 7239). The other one is never read: a proxy that appends to one header passes a
+    #: client's forged other header on unchanged.
+    forwardedHeader: str = attrs.field(default=X_FORWARDED_FOR, converter=_headerName,
+                                       validator=_checks.checkOneOf(*HEADERS))
 
 
 def _frameSize(value: Any) -> int:

@@ -188,6 +188,8 @@ def refuseMixedOptions(options: usage.Options) -> None:
                    if key != "config" and options[key] != default)
     if options.get("listen"):
         mixed.append("--listen")
+    if options.get("trusted-proxy"):
+        mixed.append("--trusted-proxy")
     if options.get("credCheckers"):
         mixed.append("--auth")
     if mixed:

@@ -78,11 +78,20 @@ class UpgradeRequest(HeaderPairs):
     """
 
     __slots__ = ("method", "uri", "path", "_headerText", "peer", "isSecure", "peerCertificate",
-                 "principal", "pathParams", "responseHeaders")
+                 "principal", "pathParams", "responseHeaders", "connectionPeer")
+
+    #: The client's ``(host, port)``: the TCP peer, or, behind a proxy the listener trusts
+    #: (``ListenerConfiguration.trustedProxies``), the address the proxy reported (port 0
+    #: when it gave none); ``None`` on a connection without an IP address (a UNIX socket).
+    peer: tuple[str, int] | None
+    #: The ``(host, port)`` of the connection's other end as the socket sees it: the
+    #: nearest proxy behind a proxy, else the same as :attr:`peer`.
+    connectionPeer: tuple[str, int] | None
 
     def __init__(self, method: str, uri: str, path: str,
                  headerPairs: tuple[tuple[str, str], ...], peer: tuple[str, int] | None,
-                 isSecure: bool, peerCertificate: x509.Certificate | None = None) -> None:
+                 isSecure: bool, peerCertificate: x509.Certificate | None = None,
+                 connectionPeer: tuple[str, int] | None = None) -> None:
         self.method = method
         self.uri = uri
         self.path = path
@@ -90,6 +99,7 @@ class UpgradeRequest(HeaderPairs):
         # would cost about a kilobyte more per connection) and split on access.
         self._headerText = "\n".join(f"{n}:{v}" for n, v in headerPairs)
         self.peer = peer
+        self.connectionPeer = peer if connectionPeer is None else connectionPeer
         self.isSecure = isSecure
         self.peerCertificate = peerCertificate
         self.principal: Principal | None = None

@@ -166,6 +166,9 @@ Examples:
         ["metrics", None, None, "Serve Prometheus metrics at /metrics on this endpoint, e.g. "
                                 "tcp:9100:interface=127.0.0.1 (needs pip install "
                                 "'bws[metrics]')."],
+        ["forwarded-header", None, "X-Forwarded-For",
+         "With --trusted-proxy: the header the proxies write the client's address in, "
+         "X-Forwarded-For or Forwarded (RFC 7239)."],
     ]
     optFlags = [
         ["no-compression", None, "Do not negotiate permessage-deflate."],
@@ -181,11 +184,26 @@ Examples:
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["trusted-proxy"] = []
+        # An opt_ method's docstring is its help: one paragraph, not its source's lines.
+        self.docs = {name: " ".join(doc.split()) if doc else doc
+                     for name, doc in self.docs.items()}
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted endpoint string to listen on instead of --port/--host, e.g.
         tcp:9090:interface=127.0.0.1 (repeatable: each one serves the same service)."""
         self["listen"].append(endpoint)
+
+    def opt_trusted_proxy(self, network: str) -> None:
+        """A proxy in front of bws (an IP address or CIDR network, repeatable) whose
+        X-Forwarded-For (or --forwarded-header) and PROXY header name the client's address;
+        from any other peer they are ignored."""
+        from bws._forwarded import parseNetwork
+
+        try:
+            self["trusted-proxy"].append(parseNetwork(network))
+        except ValueError as e:
+            raise usage.UsageError(f"--trusted-proxy: {e}") from None
 
     def opt_version(self) -> None:
         """Display bws's, Twisted's and Python's versions and exit."""
@@ -254,6 +272,11 @@ Examples:
             return
         if self["auth-scopes"] and not self.get("credCheckers"):
             raise usage.UsageError("--auth-scopes needs --auth")
+        from bws._forwarded import HEADERS
+
+        if self["forwarded-header"].lower() not in (h.lower() for h in HEADERS):
+            raise usage.UsageError(f"--forwarded-header: expected {' or '.join(HEADERS)}, "
+                                   f"got {self['forwarded-header']!r}")
         if self["verify-client"] not in ("require", "optional"):
             raise usage.UsageError("--verify-client: expected require or optional")
         if self["key"] and not self["cert"]:
@@ -523,6 +546,11 @@ class BwsService(service.MultiService):
         for serviceName, url, path in self.served():
             self.log.info("bws: serving {service} at {url} (path {path})",
                           service=serviceName, url=url, path=path)
+        for listener, where in self.listeners:
+            if (listener.endpointDescription or "").startswith("haproxy:"):
+                self.log.info("bws: {where} reads a PROXY protocol header before each "
+                              "request and believes the address it names: let only the "
+                              "proxy reach it", where=where)
 
 
 def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:
@@ -552,7 +580,8 @@ def buildService(options: Options) -> BwsService:
     config = ListenerConfiguration(
         host=options["host"], secureSocket=options["secureSocket"],
         timeout=options["timeout"], server=options["server"],
-        webSocketCompressionEnabled=not options["no-compression"])
+        webSocketCompressionEnabled=not options["no-compression"],
+        trustedProxies=options["trusted-proxy"], forwardedHeader=options["forwarded-header"])
     if options["listen"]:
         listeners = tuple(ListenerEntry(endpoint, config, f"--listen {endpoint}")
                           for endpoint in options["listen"])

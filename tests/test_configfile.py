@@ -230,8 +230,9 @@ class ListenerErrorTests(ConfigFileMixin, SynchronousTestCase):
     def test_unknownKey(self) -> None:
         """An unknown key is named with the known ones."""
         self.assertEqual(self.refused("[[listeners]]\nport = 1\nprot = 2\n" + ECHO),
-                         "bws.toml:[[listeners]][0].prot: unknown key; known: endpoint, host, "
-                         "http1Settings, port, requestLimits, secureSocket, server, timeout, "
+                         "bws.toml:[[listeners]][0].prot: unknown key; known: endpoint, "
+                         "forwardedHeader, host, http1Settings, port, requestLimits, "
+                         "secureSocket, server, timeout, trustedProxies, "
                          "webSocketCompressionEnabled")
 
     def test_portType(self) -> None:

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "bws._http": 0,
     "bws._frames": 0,
     "bws._deflate": 0,
+    "bws._forwarded": 0,
     "bws.tls._suites": 0,
     # L1: records
     "bws.config": 1,

@@ -22,7 +22,10 @@ What happens, and when:
   ``"Connection closed Status code: 1006"``;
 - with ``retryConfig``, a connection refused at connect time, a drop (1006) and a write
   that failed on a dropped connection make the client reconnect (pending reads keep
-  waiting, the failed message is sent again); a normal close or a refused handshake
+  waiting, the failed message is sent again); so does a server's close that says "come
+  back" (:data:`RECONNECT_CODES`: 1001 Going Away, as a draining ``gracefulStop`` sends,
+  1012 Service Restart, 1013 Try Again Later; a bws addition, so that behind a load
+  balancer the client lands on another backend); a normal close or a refused handshake
   never does.
 
 The queue and the reads are :class:`~bws.client._inbox.Inbox`'s, the reconnect loop is
@@ -176,6 +179,11 @@ def cookieHeader(cookies: Any) -> str | None:
     items.sort(key=lambda item: -item[0])
     return "; ".join(text for _, text in items) or None
 
+
+#: A server's close codes after which a client with ``retryConfig`` reconnects: 1001 Going
+#: Away (RFC 6455 §7.4.1; a draining server), 1012 Service Restart and 1013 Try Again Later
+#: (IANA WebSocket Close Code Number Registry).
+RECONNECT_CODES = frozenset({1001, 1012, 1013})
 
 #: Opens a transport for a protocol factory: ``connector(factory) -> Deferred``.
 Connector = Callable[[IProtocolFactory], "Deferred[Any]"]
@@ -459,9 +467,15 @@ class Client:
         if self.connection is not None:
             self.connection.resumeReading("queue")
 
+    def _comesBack(self, code: int | None) -> bool:
+        """Whether a server's close with ``code`` is one to reconnect after."""
+        return (code in RECONNECT_CODES and self.config.retryConfig is not None
+                and not self.inbox.closed)
+
     def peerClosed(self, connection: Connection, code: int, reason: str) -> None:
-        """The server closed first: reads end with its code and reason."""
-        if connection is not self.connection:
+        """The server closed first: reads end with its code and reason (or wait for the
+        reconnect, after one of :data:`RECONNECT_CODES` with ``retryConfig``)."""
+        if connection is not self.connection or self._comesBack(code):
             return
         text = f"{reason}: Status code: {code}" if reason else \
             f"Connection closed Status code: {code}"
@@ -477,7 +491,7 @@ class Client:
         if (connection is not self.connection or self.inbox.endError is not None
                 or self.inbox.closed):
             return
-        if connection.closeFrameReceived:
+        if connection.closeFrameReceived and not self._comesBack(connection.closeStatus):
             self.inbox.end(ConnectionClosureError("Connection closed"))
         elif self.config.retryConfig is not None:
             self._needsReconnect = True
@@ -561,9 +575,11 @@ class Client:
             d.errback(Error("Write timed out"))
 
     def _retriesWrite(self, connection: Connection) -> bool:
-        """A write failed: retry only when the connection dropped (no close handshake)."""
+        """A write failed: retry only when the connection dropped (no close handshake) or
+        the server closed with one of :data:`RECONNECT_CODES`."""
         return (self.config.retryConfig is not None and not self.inbox.closed
-                and connection.closeStatus == CLOSE_ABNORMAL)
+                and (connection.closeStatus == CLOSE_ABNORMAL
+                     or connection.closeStatus in RECONNECT_CODES))
 
     def writeTextMessage(self, data: str) -> Deferred[None]:
         """Send a text message (fragmented at ``maxFrameSize`` on UTF-8 boundaries)."""
@@ -610,6 +626,10 @@ class Client:
         connection = self.connection
         if connection is None:
             return fail(ConnectionClosureError("Connection already closed"))
+        if self._needsReconnect:
+            # The connection is gone and a reconnect is due (retryConfig): closing ends it.
+            self._needsReconnect = False
+            self.inbox.close()
         d = connection.close(statusCode, reason, timeout)
         if connection.state is State.CLOSE_SENT:
             self._needsReconnect = False

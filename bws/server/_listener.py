@@ -26,13 +26,18 @@ from bws.server._web import UpgradeResource, UpgradeSite, guardSharedSite
 
 __all__ = ["Listener"]
 
+#: The configuration fields a listener sharing a ``Site`` takes: how it reads the client's
+#: address behind proxies (the others belong to the Site's own port).
+SHARED_SITE_FIELDS = frozenset({"trustedProxies", "forwardedHeader"})
+
 
 class Listener(service.Service):
     """Serves attached upgrade services on a port, an endpoint, or a shared ``Site``.
 
     ``Listener(9090, host="127.0.0.1", timeout=30)``; ``Listener("tcp:9090")``;
     ``Listener(site)`` adds WebSocket paths to an existing twisted.web ``Site`` whose
-    other resources keep answering. Configuration fields are those of
+    other resources keep answering (of the configuration, it takes ``trustedProxies`` and
+    ``forwardedHeader`` only). Configuration fields are those of
     :class:`bws.ListenerConfiguration`; a wrong one fails here, naming the field.
     """
 
@@ -51,10 +56,11 @@ class Listener(service.Service):
         self.endpointDescription: str | None = None
         self.sharedSite: Site | None = None
         if isinstance(listener, Site):
-            if config:
+            portFields = sorted(set(config) - SHARED_SITE_FIELDS)
+            if portFields:
                 raise ConfigurationError(
                     "Listener: configuration cannot be given with a shared Site "
-                    f"(got {', '.join(sorted(config))}); configure the Site's own port")
+                    f"(got {', '.join(portFields)}); configure the Site's own port")
             self.sharedSite = listener
         elif isinstance(listener, bool) or not isinstance(listener, (int, str)):
             raise ConfigurationError(

@@ -25,6 +25,7 @@ from twisted.web.resource import IResource
 from zope.interface import implementer
 
 from bws._connection import Connection
+from bws._forwarded import clientAddress, normalHost
 from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, peerText
 from bws.auth.credentials import BackendUnavailable
 from bws.auth.listener import authenticate, authRefusal
@@ -137,7 +138,11 @@ class Upgrade:
 
     def refuse(self, reject: Reject) -> None:
         request = self.request
-        noteRefusal(self.resource, reject.status, request.getClientAddress(),
+        if self.bws is not None:
+            peer: object = self.bws.peer
+        else:
+            peer = clientPeer(request, headerPairs(request), self.resource.config)[0]
+        noteRefusal(self.resource, reject.status, peer,
                     request.path.decode("utf-8", "replace"))
         respond(request, reject)
 
@@ -164,7 +169,7 @@ class Upgrade:
             self.refuse(decision)
             return
         self.decision = decision
-        self.bws = makeUpgradeRequest(request, path, headers)
+        self.bws = makeUpgradeRequest(request, path, headers, resource.config)
         self.bws.pathParams = pathParams
         entries = resource.authEntries.get(attachment)
         if entries:
@@ -282,12 +287,58 @@ class Upgrade:
         handOver(self.request, proto, self.decision.key, list(self.decision.offered))
 
 
+def _hop(address: object) -> tuple[str, int] | None:
+    host = getattr(address, "host", None)
+    return None if host is None else (str(host), int(getattr(address, "port", 0) or 0))
+
+
+def connectionHops(request: server.Request) -> list[tuple[str, int] | None]:
+    """
+    The addresses ``request``'s connection reports, left to right: ``[tcpPeer]``, or, when
+    a wrapper between the socket and the channel reports another peer (the PROXY protocol
+    of a ``haproxy:`` endpoint, :mod:`twisted.protocols.haproxy`), ``[thatPeer, tcpPeer]``.
+
+    A TLS wrapper reports its transport's peer and adds no hop. ``None`` for an address
+    without a host (a UNIX socket).
+    """
+    transport: Any = request.channel.transport if request.channel is not None else None
+    if transport is None:
+        return [_hop(request.getClientAddress())]
+    outer = _hop(transport.getPeer())
+    while isinstance(transport, ProtocolWrapper) and transport.transport is not None:
+        transport = transport.transport
+    inner = _hop(transport.getPeer())
+    if inner == outer or outer is None:
+        return [outer]
+    return [(normalHost(outer[0]), outer[1]), inner]
+
+
+def clientPeer(request: server.Request, headers: tuple[tuple[str, str], ...],
+               config: ListenerConfiguration) -> tuple[tuple[str, int] | None,
+                                                       tuple[str, int] | None]:
+    """
+    ``(client, connectionPeer)`` of ``request``: the client's address as
+    :func:`bws._forwarded.clientAddress` reads it behind ``config.trustedProxies`` (the
+    transport's own peer without them), and the TCP peer.
+
+    :param headers: the request's ``(lower-cased name, value)`` pairs.
+    """
+    hops = connectionHops(request)
+    tcpPeer = hops[-1]
+    if not config.trustedProxies or any(hop is None for hop in hops):
+        return hops[0], tcpPeer
+    name = config.forwardedHeader.lower()
+    values = [value for header, value in headers if header == name]
+    known = cast("list[tuple[str, int]]", hops)  # no None: checked above
+    return clientAddress(known, config.forwardedHeader, values, config.trustedProxies), tcpPeer
+
+
 def makeUpgradeRequest(request: server.Request, path: str,
-                       headers: tuple[tuple[str, str], ...]) -> UpgradeRequest:
-    """The :class:`UpgradeRequest` of ``request``, with its ``headerPairs``."""
-    peer = request.getClientAddress()
-    host = getattr(peer, "host", None)
-    port = getattr(peer, "port", None)
+                       headers: tuple[tuple[str, str], ...],
+                       config: ListenerConfiguration) -> UpgradeRequest:
+    """The :class:`UpgradeRequest` of ``request``, with its ``headerPairs`` and its peer
+    as ``config`` says to read it (:func:`clientPeer`)."""
+    peer, tcpPeer = clientPeer(request, headers, config)
     secure = bool(request.isSecure())
     certificate = None
     if secure:
@@ -296,8 +347,7 @@ def makeUpgradeRequest(request: server.Request, path: str,
         certificate = peerCertificate(request.channel.transport)
     return UpgradeRequest(
         request.method.decode("latin-1"), request.uri.decode("utf-8", "replace"), path,
-        headers, (str(host), int(port or 0)) if host is not None else None, secure,
-        certificate)
+        headers, peer, secure, certificate, tcpPeer)
 
 
 def handOver(request: server.Request, proto: ServerAdapter, key: str,

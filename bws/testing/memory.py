@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from twisted.internet.testing import MemoryReactorClock
@@ -44,6 +44,11 @@ class MemoryListener:
     :ivar listener: the real ``bws.Listener`` (never bound to a port).
     """
 
+    #: The address clients connect from (their ports count up from 40000); set it to test
+    #: what a service sees behind a proxy (``trustedProxies``), e.g. ``"10.0.0.2"`` or
+    #: ``"::1"``.
+    peerHost: str = "127.0.0.1"
+
     def __init__(self, clock: MemoryReactorClock | None = None, **listenerConfig: Any) -> None:
         self.clock = clock if clock is not None else MemoryReactorClock()
         listenerConfig.setdefault("host", "127.0.0.1")
@@ -58,7 +63,9 @@ class MemoryListener:
 
     def _connector(self, factory: IProtocolFactory) -> Deferred[IProtocol | None]:
         port = next(self._ports)
-        clientAddress = IPv4Address("TCP", "127.0.0.1", port)
+        clientAddress: IPv4Address | IPv6Address = (
+            IPv6Address("TCP", self.peerHost, port) if ":" in self.peerHost
+            else IPv4Address("TCP", self.peerHost, port))
         serverAddress = IPv4Address("TCP", "127.0.0.1", 9090)
         clientProto = factory.buildProtocol(serverAddress)
         serverProto = self.listener.site.buildProtocol(clientAddress)
