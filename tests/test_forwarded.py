@@ -219,7 +219,7 @@ class ListenerTests(SynchronousTestCase):
         self.events: list[dict[str, Any]] = []
 
         def observe(event: dict[str, Any]) -> None:
-            if "wsEvent" in event:
+            if "wsEvent" in event and event.get("side") == "server":
                 self.events.append(event)
 
         globalLogPublisher.addObserver(observe)
@@ -388,7 +388,8 @@ class ProxyProtocolTests(SynchronousTestCase):
                                trustedProxies=["10.0.0.0/8"])
         self.assertEqual(request.peer, ("198.51.100.7", 4711))
         self.assertEqual(request.connectionPeer, ("10.0.0.2", 50000))
-        [opened] = [e for e in events if e.get("wsEvent") == "open"]
+        [opened] = [e for e in events if e.get("wsEvent") == "open"
+                    and e.get("side") == "server"]
         self.assertEqual(opened["peer"], "198.51.100.7:4711")
 
     def test_untrustedSender(self) -> None:
