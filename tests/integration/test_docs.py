@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,10 +38,14 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: The line ``twistd bws`` logs per listener once it listens (``--port 0``: the port the OS
+#: chose is in the URL), so no test picks a port that another test could take first.
+SERVING = r"bws: serving \S+ at wss?://127\.0\.0\.1:\d+"
+
+
+def servingPort(line: str) -> int:
+    """The port of a :data:`SERVING` line."""
+    return int(line.rsplit(":", 1)[1])
 
 
 class ServerProcess(ProcessProtocol):
@@ -114,10 +117,10 @@ class ExampleRunTests(ExampleProcesses):
     @inlineCallbacks
     def test_clientsAgainstTwistdBws(self) -> Any:
         """The client guide's three styles talk to ``twistd -n bws``, as written."""
-        port = freePort()
-        yield self.startServer(
-            ["-c", TWISTD, "-n", "--pidfile=", "bws", "--port", str(port), "--host",
-             "127.0.0.1"], r"Site.* starting on|starting on \d+")
+        line = yield self.startServer(
+            ["-c", TWISTD, "-n", "--pidfile=", "bws", "--port", "0", "--host",
+             "127.0.0.1"], SERVING)
+        port = servingPort(line)
         url = f"ws://127.0.0.1:{port}/basic/ws"
         self.assertEqual((yield self.runExample("client_deferred.py", url)), "Text message\n")
         self.assertEqual((yield self.runExample("client_async.py", url)), "Coord(x=1, y=2)\n")
@@ -128,11 +131,10 @@ class ExampleRunTests(ExampleProcesses):
     def test_chatWithTwistd(self) -> Any:
         """The quickstart's ``twistd -n bws --service chat:Rooms`` from the folder of
         chat.py, and its own-program variant, serve the rooms."""
-        port = freePort()
-        yield self.startServer(
+        line = yield self.startServer(
             ["-c", TWISTD, "-n", "--pidfile=", "bws", "--service", "chat:Rooms", "--path",
-             "/rooms/{room}", "--port", str(port), "--host", "127.0.0.1"],
-            r"Site.* starting on|starting on \d+")
+             "/rooms/{room}", "--port", "0", "--host", "127.0.0.1"], SERVING)
+        port = servingPort(line)
         out = yield self.runExample("echo_client.py", f"ws://127.0.0.1:{port}/rooms/lobby")
         self.assertEqual(out, "lobby: hello\n")
         line = yield self.startServer(["chat_program.py", "0"], r"ws://127\.0\.0\.1:\d+")
@@ -349,10 +351,10 @@ class SecurityGuideTests(ExampleProcesses):
         folder = yield testCa()
         [command] = [c for c in consoleCommands("security.rst", "twistd") if option in c]
         self.assertIn("--pidfile=", command)
-        port = freePort()
         at = command.index("--port")
-        command[at:at + 2] = ["--port", str(port), "--host", "127.0.0.1"]
-        yield self.startServer(["-c", TWISTD, *command], r"starting on \d+", path=folder)
+        command[at:at + 2] = ["--port", "0", "--host", "127.0.0.1"]
+        port = servingPort((yield self.startServer(["-c", TWISTD, *command], SERVING,
+                                                   path=folder)))
         mutual = ["client.pem", "client.key"] if "--client-ca" in command else []
         self.assertEqual((yield self.client(f"wss://localhost:{port}/", "ca.pem", *mutual)),
                          "hello\n")
