@@ -50,6 +50,7 @@ __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWi
 
 if TYPE_CHECKING:
     from bws._autobahn import ServerAdapter
+    from bws._groups import Groups
 
 log = Logger()
 
@@ -252,7 +253,7 @@ class Upgrade:
         config = self.attachment.config
         clock = self.resource.clock
         connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
-        ServiceRunner(service, config, connection, self.bws, clock)
+        ServiceRunner(service, config, connection, self.bws, clock, self.resource.groups)
         from bws._autobahn import ServerAdapter
 
         proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
@@ -330,6 +331,8 @@ class UpgradeResource:
         self.factories: dict[Attachment, ServerFactory] = {}
         #: Each attachment's auth entries with their checkers built (none: no auth).
         self.authEntries: dict[Attachment, tuple[CheckerWithScopes, ...]] = {}
+        #: The groups the accepted connections' callers reach (``caller.groups``).
+        self.groups: Groups | None = None
 
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
