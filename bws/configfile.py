@@ -96,6 +96,11 @@ class ServerConfig:
 
     listeners: tuple[ListenerEntry, ...]
     services: tuple[ServiceEntry, ...]
+    #: Groups (``bws.Groups``): the ``redis://`` URL of the broker that carries broadcasts
+    #: to other processes, or None; the bytes a member may have waiting, or None for the
+    #: default.
+    broker: str | None = None
+    groupMaxBacklog: int | None = None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -126,7 +131,8 @@ def load(path: str, loadService: ServiceLoader, reactor: Any = None) -> ServerCo
 def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
           reactor: Any = None) -> ServerConfig:
     """The :class:`ServerConfig` of a parsed TOML document; ``name`` starts every message."""
-    _known(data, name + ":", {"listeners", "services", "workers"}, top=True)
+    _known(data, name + ":", {"listeners", "services", "workers", "broker", "groupMaxBacklog"},
+           top=True)
     if "workers" in data:
         raise ConfigurationError(
             f"{name}:workers: not supported yet (one process serves every listener); "
@@ -147,7 +153,27 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
     return ServerConfig(
         listeners=tuple(_listener(table, f"{name}:[[listeners]][{i}]")
                         for i, table in enumerate(listeners)),
-        services=parsedServices)
+        services=parsedServices, **_groupsSettings(data, name))
+
+
+def _groupsSettings(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The top-level ``broker`` and ``groupMaxBacklog`` keys (groups, DESIGN §3.7)."""
+    settings: dict[str, Any] = {}
+    if "broker" in data:
+        from bws._redisbroker import parseRedisUrl
+
+        try:
+            parseRedisUrl(data["broker"])
+        except ValueError as e:
+            raise ConfigurationError(f"{name}:broker: {e}") from None
+        settings["broker"] = data["broker"]
+    if "groupMaxBacklog" in data:
+        value = data["groupMaxBacklog"]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigurationError(
+                f"{name}:groupMaxBacklog: must be a positive number of bytes, got {value!r}")
+        settings["groupMaxBacklog"] = value
+    return settings
 
 
 def refuseMixedOptions(options: usage.Options) -> None:

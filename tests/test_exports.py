@@ -36,7 +36,7 @@ BWS = [
     "OCSP_CRL", "OCSP_STAPLING", "OPTIONAL", "POLICY_VIOLATION", "POST_BODY_BEARER",
     "PREDEFINED_CLOSE_FRAME", "PROTOCOL_ERROR", "PayloadBindingError", "PayloadTooLargeError",
     "PayloadValidationError", "PolicyViolation", "Principal", "ProtocolError", "REQUIRE",
-    "ReadTimedOutError", "ReadTimeoutError", "RequestLimitConfigs", "RetryConfig", "SslError",
+    "ReadTimedOutError", "ReadTimeoutError", "RedisBroker", "RequestLimitConfigs", "RetryConfig", "SslError",
     "TrustStore", "UNSUPPORTED_DATA", "UnsupportedData", "UpgradeError", "UpgradeRequest",
     "WSServiceConfig", "dispatcherValue", "serviceConfig",
 ]

@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     # L3: adapters
     "bws._autobahn": 3,
     "bws.server._web": 3,
+    "bws._redisbroker": 3,
     "bws.tls._contexts": 3,
     "bws.tls._transport": 3,
     "bws.tls": 3,
