@@ -129,6 +129,9 @@ class RedisBroker(service.Service):
         self._publisherFactory: Any = None
         self._connectedBefore = False
         self._lost = False
+        #: How many groups were subscribed to on the current subscriber connection (None
+        #: until it is up and they are).
+        self._resubscribed: int | None = None
         self._badMessages = 0
 
     # -- GroupBroker -------------------------------------------------------------------
@@ -245,11 +248,13 @@ class RedisBroker(service.Service):
                 super().addConnection(conn)
                 if conn in self.pool:
                     broker._publisher = conn
+                    broker._maybeConnected()
 
             def delConnection(self, conn: Any) -> None:
                 super().delConnection(conn)
                 if broker._publisher is conn:
                     broker._publisher = None
+                    broker._connectionLost()
 
         subscriberFactory = SubscriberFactory(isLazy=True)
         publisherFactory = PublisherFactory(str(address), address.db, 1, isLazy=True,
@@ -266,25 +271,39 @@ class RedisBroker(service.Service):
 
     def _subscriberReady(self, conn: Any) -> None:
         self._subscriber = conn
+        self._resubscribed = None
         groups = sorted(self._groups)
         subscribed = gatherResults(
             [conn.subscribe([self.channel(group)]) for group in groups], consumeErrors=True)
 
         def done(_: Any) -> None:
-            if self._connectedBefore:
-                self.log.info("group broker reconnected; resubscribed to {count} groups",
-                              count=len(groups))
-            else:
-                self.log.info("group broker connected to {address}", address=self.address)
-            self._connectedBefore = True
-            self._lost = False
+            if self._subscriber is conn:
+                self._resubscribed = len(groups)
+                self._maybeConnected()
 
         subscribed.addCallbacks(done, self._commandFailed, errbackArgs=("SUBSCRIBE",))
+
+    def _maybeConnected(self) -> None:
+        """Both connections are up and the groups subscribed to: say so, once."""
+        if self._publisher is None or self._resubscribed is None or not self.running:
+            return
+        if not self._connectedBefore:
+            self._connectedBefore = True
+            self.log.info("group broker connected to {address}", address=self.address)
+        elif self._lost:
+            self.log.info("group broker reconnected; resubscribed to {count} groups",
+                          count=self._resubscribed)
+        self._lost = False
 
     def _subscriberLost(self, conn: Any) -> None:
         if self._subscriber is conn:
             self._subscriber = None
-        if self.running and not self._lost:
+            self._resubscribed = None
+        self._connectionLost()
+
+    def _connectionLost(self) -> None:
+        """One of the connections is gone: say so, once until both are back."""
+        if self.running and self._connectedBefore and not self._lost:
             self._lost = True
             self.log.info("group broker lost its connection to {address}; local delivery "
                           "goes on, reconnecting with backoff (up to {delay} s)",
