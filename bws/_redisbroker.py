@@ -132,6 +132,7 @@ class RedisBroker(service.Service):
         #: How many groups were subscribed to on the current subscriber connection (None
         #: until it is up and they are).
         self._resubscribed: int | None = None
+        self._connectedWaiters: list[Deferred[None]] = []
         self._badMessages = 0
 
     # -- GroupBroker -------------------------------------------------------------------
@@ -294,6 +295,18 @@ class RedisBroker(service.Service):
             self.log.info("group broker reconnected; resubscribed to {count} groups",
                           count=self._resubscribed)
         self._lost = False
+        waiters, self._connectedWaiters = self._connectedWaiters, []
+        for d in waiters:
+            d.callback(None)
+
+    def whenConnected(self) -> Deferred[None]:
+        """Fires once both connections to Redis are up and every group with members here
+        is subscribed to (at once if they are now)."""
+        if self._publisher is not None and self._resubscribed is not None:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._connectedWaiters.append(d)
+        return d
 
     def _subscriberLost(self, conn: Any) -> None:
         if self._subscriber is conn:

@@ -26,7 +26,8 @@ def main(reactor, *argv):
     last = args.until if args.until is not None else args.say
     while True:
         event = yield client.readMessage(dict)  # the service's JSON, bound to a dict
-        print(event["type"], event["name"], event.get("text", ""), flush=True)
+        said = [event["text"]] if "text" in event else []
+        print(event["type"], event["name"], *said, flush=True)
         if event["type"] == "message" and event["text"] == last:
             break
     yield client.close()

@@ -69,31 +69,46 @@ class Watched(ProcessProtocol):
         self.ended.callback(None)
 
 
+def spawnWatched(case: TestCase, args: list[str], path: str | None = None) -> tuple[Watched, Any]:
+    """Start ``args`` as a child of ``case``'s test, killed in its cleanup."""
+    watched = Watched()
+    transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+        watched, args[0], args, env=environment(), path=path)
+
+    def stop() -> Deferred[None]:
+        if not watched.done:
+            transport.signalProcess("KILL")
+        return watched.ended
+
+    case.addCleanup(stop)
+    return watched, transport
+
+
+@inlineCallbacks
+def startRedis(case: TestCase, port: int) -> Any:
+    """A redis-server on 127.0.0.1:``port`` (nothing saved), once it accepts connections.
+
+    :raise SkipTest: redis-server is not installed.
+    """
+    if not os.access(REDIS_SERVER, os.X_OK):
+        raise SkipTest(f"{REDIS_SERVER} is not installed (Debian package redis-server)")
+    redis, transport = spawnWatched(
+        case, [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no"])
+    yield redis.waitFor(r"Ready to accept connections", 0)
+    return redis, transport
+
+
 class RedisGroupsTests(TestCase):
     """Two bws processes share chat rooms through Redis."""
 
     timeout = 120
 
     def spawn(self, args: list[str], path: str | None = None) -> tuple[Watched, Any]:
-        watched = Watched()
-        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-            watched, args[0], args, env=environment(), path=path)
+        return spawnWatched(self, args, path)
 
-        def stop() -> Deferred[None]:
-            if not watched.done:
-                transport.signalProcess("KILL")
-            return watched.ended
-
-        self.addCleanup(stop)
-        return watched, transport
-
-    @inlineCallbacks
     def startRedis(self, port: int) -> Any:
-        redis, transport = self.spawn(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"])
-        yield redis.waitFor(r"Ready to accept connections", 0)
-        return redis, transport
+        return startRedis(self, port)
 
     @inlineCallbacks
     def startBws(self, redisPort: int) -> Any:
@@ -129,8 +144,6 @@ class RedisGroupsTests(TestCase):
         and started again: both servers log the loss and "group broker reconnected;
         resubscribed to 1 groups", local delivery goes on meanwhile, and a message after
         the recovery reaches every process again."""
-        if not os.access(REDIS_SERVER, os.X_OK):
-            raise SkipTest(f"{REDIS_SERVER} is not installed (Debian package redis-server)")
         redisPort = freePort()
         redis, redisTransport = yield self.startRedis(redisPort)
         one, urlOne = yield self.startBws(redisPort)
