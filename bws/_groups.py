@@ -267,10 +267,12 @@ class Groups:
         sent = 0
         shed: list[_Member] = []
         allMembers = self._members
-        for caller in members:
+        for caller in list(members):  # a write may end a connection, which leaves
             if caller is exclude:
                 continue
-            member = allMembers[caller]
+            member = allMembers.get(caller)
+            if member is None:
+                continue
             connection = member.connection
             if connection.state is not State.OPEN:
                 continue

@@ -260,8 +260,10 @@ class RedisBroker(service.Service):
         subscriberFactory = SubscriberFactory(isLazy=True)
         publisherFactory = PublisherFactory(str(address), address.db, 1, isLazy=True,
                                             charset=None, password=address.password,
-                                            username=address.username)
-        subscriberFactory.charset = None  # messages are bytes, as published
+                                            username=address.username, convertNumbers=False)
+        # Messages are bytes, as published: not decoded, never taken for numbers.
+        subscriberFactory.charset = None
+        subscriberFactory.convertNumbers = False
         subscriberFactory.password = address.password
         subscriberFactory.username = address.username
         for factory in (subscriberFactory, publisherFactory):
