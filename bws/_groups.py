@@ -136,6 +136,8 @@ class Groups:
         #: Connections whose loss is watched (one ``whenLost`` each, however often they
         #: join and leave).
         self._watched: WeakSet[Connection] = WeakSet()
+        #: The broker's subscriptions not confirmed yet: later joins wait for them too.
+        self._subscribing: dict[str, Deferred[None]] = {}
         if broker is not None:
             broker.attach(self._deliverRemote)
 
@@ -172,10 +174,19 @@ class Groups:
             members = self._groups[group] = {}
             members[caller] = None
             if self.broker is not None:
-                return self.broker.subscribe(group)
+                subscribing = self.broker.subscribe(group)
+                if not subscribing.called:
+                    self._subscribing[group] = subscribing
+                    subscribing.addBoth(self._subscribed, group)
+                return _follow(subscribing)
             return succeed(None)
         members[caller] = None
-        return succeed(None)
+        pending = self._subscribing.get(group)
+        return _follow(pending) if pending is not None else succeed(None)
+
+    def _subscribed(self, result: Any, group: str) -> Any:
+        self._subscribing.pop(group, None)
+        return result
 
     def leave(self, group: str, caller: Caller) -> bool:
         """Remove ``caller`` from ``group``; whether it was a member."""
@@ -311,6 +322,18 @@ def _drained(result: Any, member: _Member) -> None:
     """The member's transport drained (or its connection is gone): count from zero."""
     member.backlog = 0
     member.draining = False
+
+
+def _follow(d: Deferred[None]) -> Deferred[None]:
+    """A Deferred that fires (with None) when ``d`` does, leaving ``d``'s result alone."""
+    follower: Deferred[None] = Deferred()
+
+    def fire(result: Any) -> Any:
+        follower.callback(None)
+        return result
+
+    d.addBoth(fire)
+    return follower
 
 
 def _checkName(group: Any) -> None:

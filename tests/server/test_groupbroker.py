@@ -213,3 +213,43 @@ class BrokerConfigFileTests(ConfigFileMixin, SynchronousTestCase):
                         .startswith("bws.toml:broker: "))
         self.assertEqual(self.refused("groupMaxBacklog = 0\n" + PLAIN + ECHO),
                          "bws.toml:groupMaxBacklog: must be a positive number of bytes, got 0")
+
+
+class SlowBroker(RecordingBroker):
+    """Subscriptions that Redis has not confirmed yet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[Deferred[None]] = []
+
+    def subscribe(self, group: str) -> Deferred[None]:
+        self.calls.append(("subscribe", group))
+        d: Deferred[None] = Deferred()
+        self.pending.append(d)
+        return d
+
+
+class PendingSubscriptionTests(GroupsTestsMixin, SynchronousTestCase):
+    """Joins wait for the group's subscription, the first one and those after it."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.broker = SlowBroker()
+        self.groups = bws.Groups(broker=self.broker)
+
+    def test_laterJoinsWait(self) -> None:
+        """A second member joining while the subscription is unconfirmed waits for it;
+        both fire once it is, and a member joining after that does not wait."""
+        callers = []
+        for _ in range(3):
+            _, caller = self.join("lobby")
+            callers.append(caller)
+        first = self.groups.join("lobby", callers[0])
+        second = self.groups.join("lobby", callers[1])
+        self.assertNoResult(first)
+        self.assertNoResult(second)
+        self.assertEqual(self.broker.calls, [("subscribe", "lobby")])
+        self.broker.pending[0].callback(None)
+        self.assertIsNone(self.successResultOf(first))
+        self.assertIsNone(self.successResultOf(second))
+        self.assertIsNone(self.successResultOf(self.groups.join("lobby", callers[2])))
