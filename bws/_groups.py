@@ -177,15 +177,16 @@ class Groups:
                 subscribing = self.broker.subscribe(group)
                 if not subscribing.called:
                     self._subscribing[group] = subscribing
-                    subscribing.addBoth(self._subscribed, group)
+                    subscribing.addBoth(self._subscribed, group, subscribing)
                 return _follow(subscribing)
             return succeed(None)
         members[caller] = None
         pending = self._subscribing.get(group)
         return _follow(pending) if pending is not None else succeed(None)
 
-    def _subscribed(self, result: Any, group: str) -> Any:
-        self._subscribing.pop(group, None)
+    def _subscribed(self, result: Any, group: str, subscribing: Deferred[None]) -> Any:
+        if self._subscribing.get(group) is subscribing:
+            del self._subscribing[group]
         return result
 
     def leave(self, group: str, caller: Caller) -> bool:
