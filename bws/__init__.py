@@ -3,6 +3,8 @@
 The public names live here; the modules behind them hold one concern each.
 """
 
+from bws._groups import Groups
+from bws._redisbroker import RedisBroker
 from bws.auth import (
     BearerTokenConfig,
     CacheConfig,
@@ -123,6 +125,8 @@ __all__ = [
     "SslError", "UpgradeError",
     "ICaller", "IPingPongService", "IService", "IUpgradeService",
     "Listener", "Header", "Principal", "UpgradeRequest",
+    # Groups and broadcast (DESIGN §3.7)
+    "Groups", "RedisBroker",
     # TLS (spec §5.1); the ``protocol`` record is ``bws.tls.Protocol`` (not exported here:
     # the name would hide Twisted's ``Protocol`` after ``from bws import *``).
     "CertKey", "KeyStore", "TrustStore", "MutualSsl", "CertValidation", "ListenerSecureSocket",

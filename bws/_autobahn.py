@@ -387,6 +387,11 @@ class _Adapter(WebSocketProtocol):
         """One frame of a fragmented message, or a control frame."""
         self.sendFrame(opcode=opcode, payload=payload, fin=fin, rsv=rsv)
 
+    def writeEncoded(self, frame: bytes) -> None:
+        """Bytes of whole frames encoded by the caller (a group broadcast's, unmasked:
+        server connections only)."""
+        self.transport.write(frame)
+
     def compress(self, payload: bytes) -> bytes:
         """A whole message deflated with the negotiated permessage-deflate (RFC 7692)."""
         compress = self._perMessageCompress

@@ -132,6 +132,9 @@ class FrameWriter(Protocol):
     def writeFrame(self, opcode: int, payload: bytes, fin: bool, rsv: int) -> None:
         """One frame of a fragmented message, or a control frame."""
 
+    def writeEncoded(self, frame: bytes) -> None:
+        """Bytes of whole frames encoded by the caller, written as they are."""
+
     def compress(self, payload: bytes) -> bytes:
         """A whole message deflated (RFC 7692 §7.2.1), when compression was negotiated."""
 
@@ -369,6 +372,12 @@ class Connection:
         if not self._writePaused:
             self.resumeReading("write")
 
+    @property
+    def writePaused(self) -> bool:
+        """Whether the transport asked to slow down (its buffer is full) and has not
+        drained since."""
+        return self._writePaused
+
     def stopProducing(self) -> None:
         """The transport is going away; held writers fail in :meth:`connectionLost`."""
 
@@ -420,6 +429,15 @@ class Connection:
             return
         # Compressed bytes may be cut anywhere (RFC 7692 §6.1).
         self._sendFragments(payload, OP_BINARY if isBinary else OP_TEXT, 4, False)
+
+    def sendEncoded(self, frame: bytes) -> None:
+        """Write ``frame``, one whole unmasked frame encoded once for many connections
+        (:func:`bws._frames.serverFrame`; a group broadcast). Server connections only:
+        the caller has checked that the connection is open and not compressed, and that
+        the payload fits in ``maxFrameSize``."""
+        writer = self.writer
+        assert writer is not None
+        writer.writeEncoded(frame)
 
     def _sendFragments(self, payload: bytes, opcode: int, rsv: int, textCuts: bool) -> None:
         """Write ``payload`` as one message of frames no larger than ``maxFrameSize``."""
@@ -580,6 +598,11 @@ class Connection:
             wait = self.closureTimeout if timeout is None else closeTimeout(timeout)
         except Error as e:
             return fail(e)
+        return self._startClose(statusCode, reason, wait)
+
+    def _startClose(self, statusCode: int | None, reason: str | None,
+                    wait: float) -> Deferred[None]:
+        """:meth:`close` once its code and timeout are known to be good."""
         state = self.state
         if state is State.CLOSE_SENT or self.closeSent:
             return fail(ConnectionClosureError(
@@ -614,6 +637,23 @@ class Connection:
         elif wait > 0 and self.state is State.CLOSE_SENT:
             self._closeTimer = self.clock.callLater(wait, self._closeTimedOut, wait)
         return d
+
+    def shed(self, reason: str) -> None:
+        """Close 1013 Try Again Later: this server casts the peer off because it cannot
+        keep up (a group member whose unsent broadcasts passed the group's limit).
+
+        1013 is the IANA registry's code for "terminating the connection due to a
+        temporary condition, e.g. it is overloaded and is casting off some of its clients"
+        (RFC 6455 §7.4.2); :meth:`close` does not send it (the reference's range), bws
+        does, here only. The peer has stopped reading, so its answer may never come: TCP
+        is dropped after the closure timeout, one second at most.
+        """
+        if self.state is not State.OPEN or self.closeSent:
+            return
+        wait = self.closureTimeout
+        if not 0 < wait <= FAILED_CLOSE_TIMEOUT:
+            wait = FAILED_CLOSE_TIMEOUT
+        self._startClose(1013, reason, wait).addErrback(lambda f: None)
 
     def _closeTimedOut(self, wait: float) -> None:
         self._closeTimer = None

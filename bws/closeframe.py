@@ -86,7 +86,8 @@ def isValidCloseCode(code: int, *, received: bool = False) -> bool:
 
     bws itself sends the narrower range of the reference's ``close``: 1000-1003, 1007-1011
     and 3000-4999. 1012 (service restart), 1013 (try again later) and 1014 (bad gateway) are
-    accepted and echoed when received, never sent first.
+    accepted and echoed when received, never sent first by ``close``; the one exception is
+    bws's own 1013 to a group member that cannot keep up (``bws.Groups``).
 
     :param code: a close status code.
     :param received: ``True`` to ask about a close frame that arrived from the peer;

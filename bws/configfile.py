@@ -111,6 +111,11 @@ class ServerConfig:
     listeners: tuple[ListenerEntry, ...]
     services: tuple[ServiceEntry, ...]
     metrics: MetricsEntry | None = None
+    #: Groups (``bws.Groups``): the ``redis://`` URL of the broker that carries broadcasts
+    #: to other processes, or None; the bytes a member may have waiting, or None for the
+    #: default.
+    broker: str | None = None
+    groupMaxBacklog: int | None = None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -141,7 +146,8 @@ def load(path: str, loadService: ServiceLoader, reactor: Any = None) -> ServerCo
 def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
           reactor: Any = None) -> ServerConfig:
     """The :class:`ServerConfig` of a parsed TOML document; ``name`` starts every message."""
-    _known(data, name + ":", {"listeners", "services", "workers", "metrics"}, top=True)
+    _known(data, name + ":", {"listeners", "services", "workers", "metrics", "broker",
+                              "groupMaxBacklog"}, top=True)
     if "workers" in data:
         raise ConfigurationError(
             f"{name}:workers: not supported yet (one process serves every listener); "
@@ -162,7 +168,8 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
     return ServerConfig(
         listeners=tuple(_listener(table, f"{name}:[[listeners]][{i}]")
                         for i, table in enumerate(listeners)),
-        services=parsedServices, metrics=_metrics(data.get("metrics"), f"{name}:metrics"))
+        services=parsedServices, metrics=_metrics(data.get("metrics"), f"{name}:metrics"),
+        **_groupsSettings(data, name))
 
 
 def _metrics(value: Any, where: str) -> MetricsEntry | None:
@@ -174,6 +181,26 @@ def _metrics(value: Any, where: str) -> MetricsEntry | None:
             f"{where}: must be a Twisted endpoint string such as "
             f"\"tcp:9100:interface=127.0.0.1\", got {_kind(value)}")
     return MetricsEntry(value, where)
+
+
+def _groupsSettings(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The top-level ``broker`` and ``groupMaxBacklog`` keys (groups, DESIGN §3.7)."""
+    settings: dict[str, Any] = {}
+    if "broker" in data:
+        from bws._redisbroker import parseRedisUrl
+
+        try:
+            parseRedisUrl(data["broker"])
+        except ValueError as e:
+            raise ConfigurationError(f"{name}:broker: {e}") from None
+        settings["broker"] = data["broker"]
+    if "groupMaxBacklog" in data:
+        value = data["groupMaxBacklog"]
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigurationError(
+                f"{name}:groupMaxBacklog: must be a positive number of bytes, got {value!r}")
+        settings["groupMaxBacklog"] = value
+    return settings
 
 
 def refuseMixedOptions(options: usage.Options) -> None:

@@ -35,6 +35,7 @@ from bws.errors import SslError
 from bws.server import Listener
 
 if TYPE_CHECKING:
+    from bws._groups import Groups
     from bws.tls import CertKey, KeyStore, ListenerSecureSocket
 
 __all__ = ["BwsService", "Options", "buildService", "makeService", "serviceFromRecords"]
@@ -169,6 +170,11 @@ Examples:
         ["forwarded-header", None, "X-Forwarded-For",
          "With --trusted-proxy: the header the proxies write the client's address in, "
          "X-Forwarded-For or Forwarded (RFC 7239)."],
+        ["broker", None, None, "redis://host[:port][/db]: group broadcasts (caller.groups) "
+                               "reach the members in every process using this Redis."],
+        ["group-max-backlog", None, None, "Bytes of group broadcasts a member that does not "
+                                          "read may have waiting before it is closed 1013 "
+                                          "(default 262144).", _positive("group-max-backlog")],
     ]
     optFlags = [
         ["no-compression", None, "Do not negotiate permessage-deflate."],
@@ -291,6 +297,15 @@ Examples:
             self["max-message-size"] = CONFORMANCE_FRAME_SIZE
         if not 0 <= self["port"] <= 65535:
             raise usage.UsageError(f"--port: must be 0..65535, got {self['port']}")
+        if self["broker"] is not None:
+            from bws._redisbroker import parseRedisUrl
+
+            try:
+                parseRedisUrl(self["broker"])
+            except ValueError as e:
+                raise usage.UsageError(f"--broker: {e}") from None
+        if self["group-max-backlog"] == 0:
+            raise usage.UsageError("--group-max-backlog: must be a positive number of bytes")
         for endpoint in self["listen"]:
             checkEndpoint(endpoint)
         if self["metrics"]:
@@ -560,17 +575,36 @@ def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:
     :raise ConfigurationError: from :meth:`bws.Listener.attach` (an unreadable user file).
     """
     listeners: list[tuple[Listener, str]] = []
+    groups, broker = groupsFromRecords(server, reactor)
     for entry in server.listeners:
-        listener = Listener(entry.address, reactor=reactor,
+        listener = Listener(entry.address, reactor=reactor, groups=groups,
                             **attrs.asdict(entry.config, recurse=False))
         listener.site.noisy = False  # the start-up line names the URL, not the factory
         for served in server.services:
             path = list(served.path) if isinstance(served.path, tuple) else served.path
             listener.attach(served.upgradeService, path)
         listeners.append((listener, entry.label))
-    return BwsService(listeners, [(served.name, "/".join(served.path)
-                                   if isinstance(served.path, tuple) else served.path)
-                                  for served in server.services], server.metrics, reactor)
+    bwsService = BwsService(listeners, [(served.name, "/".join(served.path)
+                                         if isinstance(served.path, tuple) else served.path)
+                                        for served in server.services],
+                            server.metrics, reactor)
+    if broker is not None:
+        broker.setServiceParent(bwsService)
+    return bwsService
+
+
+def groupsFromRecords(server: ServerConfig, reactor: Any = None) -> tuple[Groups, Any]:
+    """The one :class:`bws.Groups` every listener shares, and its Redis broker (a child
+    service of ``BwsService``, connected when it starts) if ``server.broker`` names one."""
+    from bws._groups import DEFAULT_MAX_BACKLOG, Groups
+
+    broker = None
+    if server.broker is not None:
+        from bws._redisbroker import RedisBroker
+
+        broker = RedisBroker(server.broker, reactor=reactor)
+    return Groups(maxBacklog=server.groupMaxBacklog or DEFAULT_MAX_BACKLOG,
+                  broker=broker), broker
 
 
 def buildService(options: Options) -> BwsService:
@@ -591,7 +625,8 @@ def buildService(options: Options) -> BwsService:
     services = (ServiceEntry(options["upgradeService"], options["path"], options["service"]),)
     metrics = options["metrics"]
     return serviceFromRecords(ServerConfig(
-        listeners, services, MetricsEntry(metrics, f"--metrics {metrics}") if metrics else None))
+        listeners, services, MetricsEntry(metrics, f"--metrics {metrics}") if metrics else None,
+        broker=options["broker"], groupMaxBacklog=options["group-max-backlog"]))
 
 
 def makeService(options: Options) -> BwsService:

@@ -196,7 +196,8 @@ class FileErrorTests(ConfigFileMixin, SynchronousTestCase):
     def test_unknownTopKey(self) -> None:
         """An unknown top-level key is named."""
         self.assertEqual(self.refused(PLAIN + ECHO + "[listner]\nport = 1\n"),
-                         "bws.toml:listner: unknown key; known: listeners, metrics, services, workers")
+                         "bws.toml:listner: unknown key; known: broker, groupMaxBacklog, listeners, "
+                         "metrics, services, workers")
 
     def test_listenersRequired(self) -> None:
         """A file without [[listeners]] is refused."""

@@ -20,7 +20,8 @@ BWS = [
     "CheckerWithScopes", "Client", "ClientConfiguration", "ClientSecureSocket", "CloseFrame",
     "ConfigurationError", "ConnectionClosureError", "ConnectionError", "CorruptedFrameError",
     "CredentialsConfig", "CustomCloseFrame", "Error", "FileUserStoreConfig",
-    "FileUserStoreConfigWithScopes", "GOING_AWAY", "GoingAway", "HandshakeTimedOut", "Header",
+    "FileUserStoreConfigWithScopes", "GOING_AWAY", "GoingAway", "Groups", "HandshakeTimedOut",
+    "Header",
     "HttpResponse", "ICaller", "INFER_REFRESH_CONFIG", "INTERNAL_SERVER_ERROR",
     "INVALID_PAYLOAD", "IPingPongService", "IService", "IUpgradeService", "InternalServerError",
     "InvalidContinuationFrameError", "InvalidHandshakeError", "InvalidPayload",
@@ -35,7 +36,7 @@ BWS = [
     "OCSP_CRL", "OCSP_STAPLING", "OPTIONAL", "POLICY_VIOLATION", "POST_BODY_BEARER",
     "PREDEFINED_CLOSE_FRAME", "PROTOCOL_ERROR", "PayloadBindingError", "PayloadTooLargeError",
     "PayloadValidationError", "PolicyViolation", "Principal", "ProtocolError", "REQUIRE",
-    "ReadTimedOutError", "ReadTimeoutError", "RequestLimitConfigs", "RetryConfig", "SslError",
+    "ReadTimedOutError", "ReadTimeoutError", "RedisBroker", "RequestLimitConfigs", "RetryConfig", "SslError",
     "TrustStore", "UNSUPPORTED_DATA", "UnsupportedData", "UpgradeError", "UpgradeRequest",
     "WSServiceConfig", "dispatcherValue", "serviceConfig",
 ]

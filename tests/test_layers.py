@@ -56,9 +56,11 @@ LAYERS: dict[str, int] = {
     "bws.tls._wording": 2,
     "bws.auth.credentials": 2,
     "bws.auth.listener": 2,
+    "bws._groups": 2,
     # L3: adapters
     "bws._autobahn": 3,
     "bws.server._web": 3,
+    "bws._redisbroker": 3,
     "bws.tls._contexts": 3,
     "bws.tls._transport": 3,
     "bws.tls": 3,

@@ -16,6 +16,7 @@ from bws.request import Principal, UpgradeRequest
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from bws._groups import Groups
     from bws.server._serving import ServiceRunner
 
 __all__ = ["Caller"]
@@ -29,13 +30,27 @@ class Caller:
     is not asking to slow down; await it in loops that send a lot.
     """
 
-    __slots__ = ("_connection", "_runner", "_request")
+    __slots__ = ("_connection", "_runner", "_request", "_groups")
 
     def __init__(self, connection: Connection, runner: ServiceRunner,
-                 request: UpgradeRequest) -> None:
+                 request: UpgradeRequest, groups: Groups | None = None) -> None:
         self._connection = connection
         self._runner = runner
         self._request = request
+        self._groups = groups
+
+    @property
+    def groups(self) -> Groups:
+        """The :class:`bws.Groups` of the listener that accepted this connection: join
+        named groups (rooms) and broadcast to them, ``caller.groups.join("lobby", caller)``.
+
+        :raise bws.Error: the caller was made without a listener (never in a service).
+        """
+        if self._groups is None:
+            from bws.errors import Error
+
+            raise Error("this connection belongs to no listener's groups")
+        return self._groups
 
     @property
     def connectionId(self) -> str:

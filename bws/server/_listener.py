@@ -13,6 +13,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
 
+from bws._groups import Groups
 from bws.auth._stores import CheckerCache, buildEntries
 from bws.config import (
     ConfigurationError,
@@ -39,12 +40,17 @@ class Listener(service.Service):
     other resources keep answering (of the configuration, it takes ``trustedProxies`` and
     ``forwardedHeader`` only). Configuration fields are those of
     :class:`bws.ListenerConfiguration`; a wrong one fails here, naming the field.
+
+    :ivar groups: the :class:`bws.Groups` its services' callers reach as
+        ``caller.groups``: the one given as ``groups=`` (listeners that share one share
+        their groups; one with a broker reaches other processes), else its own.
     """
 
     log = Logger()
 
     def __init__(self, listener: int | str | Site, *, reactor: Any = None,
-                 clock: IReactorTime | None = None, **config: Any) -> None:
+                 clock: IReactorTime | None = None, groups: Groups | None = None,
+                 **config: Any) -> None:
         if reactor is None:
             from twisted.internet import reactor as globalReactor
 
@@ -73,8 +79,10 @@ class Listener(service.Service):
             self.endpointDescription = listener
         self.config: ListenerConfiguration = build(ListenerConfiguration, config)
         self.router = Router()
+        self.groups = groups if groups is not None else Groups()
         fallback = self.sharedSite.resource if self.sharedSite is not None else None
         self.resource = UpgradeResource(self.router, self.config, self.clock, fallback)
+        self.resource.groups = self.groups
         if self.sharedSite is not None:
             self.sharedSite.resource = self.resource
             guardSharedSite(self.sharedSite, self.resource)

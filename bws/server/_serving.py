@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -32,6 +32,9 @@ from bws.request import UpgradeRequest
 from bws.server._caller import Caller
 from bws.server._dispatch import ServiceMethods
 from bws.server._returns import sendReturnValue
+
+if TYPE_CHECKING:
+    from bws._groups import Groups
 
 __all__ = ["ServiceRunner", "BACKLOG"]
 
@@ -67,11 +70,12 @@ class ServiceRunner:
                  "_busy", "_idleTimer", "_lastActivity", "_openedAt")
 
     def __init__(self, service: Any, config: WSServiceConfig, connection: Connection,
-                 request: UpgradeRequest, clock: IReactorTime) -> None:
+                 request: UpgradeRequest, clock: IReactorTime,
+                 groups: Groups | None = None) -> None:
         self.connection = connection
         self.config = config
         self.clock = clock
-        self.caller = Caller(connection, self, request)
+        self.caller = Caller(connection, self, request, groups)
         self.request = request
         self._openedAt: float | None = None
         self.methods = ServiceMethods(service, self.caller, config)

@@ -14,7 +14,7 @@ sums the totals and the counters of the connections still open.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.interfaces import IReactorTime
@@ -23,6 +23,9 @@ from bws._connection import Connection, closeOutcome
 from bws.config import WSServiceConfig
 from bws.request import UpgradeRequest
 from bws.server._serving import ServiceRunner
+
+if TYPE_CHECKING:
+    from bws._groups import Groups
 
 __all__ = ["ListenerStats", "Snapshot", "CountingConnection", "CountingRunner", "TRAFFIC"]
 
@@ -59,8 +62,9 @@ class CountingRunner(ServiceRunner):
     __slots__ = ("textIn", "binaryIn", "textBytesIn", "binaryBytesIn", "stats")
 
     def __init__(self, service: Any, config: WSServiceConfig, connection: CountingConnection,
-                 request: UpgradeRequest, clock: IReactorTime, stats: ListenerStats) -> None:
-        super().__init__(service, config, connection, request, clock)
+                 request: UpgradeRequest, clock: IReactorTime, stats: ListenerStats,
+                 groups: Groups | None = None) -> None:
+        super().__init__(service, config, connection, request, clock, groups)
         self.textIn = self.binaryIn = self.textBytesIn = self.binaryBytesIn = 0
         self.stats = stats
 

@@ -52,6 +52,7 @@ __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWi
 
 if TYPE_CHECKING:
     from bws._autobahn import ServerAdapter
+    from bws._groups import Groups
 
 log = Logger()
 
@@ -272,12 +273,13 @@ class Upgrade:
         stats = resource.stats
         if stats is None:
             connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
-            ServiceRunner(service, config, connection, self.bws, clock)
+            ServiceRunner(service, config, connection, self.bws, clock, resource.groups)
         else:
             # Metrics on: the same objects, counting messages and bytes (bws.server._stats).
             connection = CountingConnection(clock, config.maxFrameSize,
                                             config.connectionClosureTimeout)
-            CountingRunner(service, config, connection, self.bws, clock, stats)
+            CountingRunner(service, config, connection, self.bws, clock, stats,
+                           resource.groups)
             stats.handshake(101)
         from bws._autobahn import ServerAdapter
 
@@ -403,6 +405,8 @@ class UpgradeResource:
         self.authEntries: dict[Attachment, tuple[CheckerWithScopes, ...]] = {}
         #: What is counted for metrics (``Listener.enableStats``); None: nothing is.
         self.stats: ListenerStats | None = None
+        #: The groups the accepted connections' callers reach (``caller.groups``).
+        self.groups: Groups | None = None
 
     def track(self, connection: Connection) -> None:
         """Keep ``connection`` in :attr:`connections` until its TCP connection is gone."""
