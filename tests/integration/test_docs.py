@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ def environment(**extra: str) -> dict[str, str]:
 #: The line ``twistd bws`` logs per listener once it listens (``--port 0``: the port the OS
 #: chose is in the URL), so no test picks a port that another test could take first.
 SERVING = r"bws: serving \S+ at wss?://127\.0\.0\.1:\d+"
+
+
+def freePort() -> int:
+    """A loopback port free right now, for a server that cannot be told port 0 (Redis
+    restarted on the same port); a parallel test may take it first, so prefer port 0."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def servingPort(line: str) -> int:
