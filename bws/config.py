@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
+from typing_extensions import TypedDict, Unpack
 
 from bws._fields import Fields, nameTuple
 from bws._http import CLIENT_OWNED, fieldProblem, normalizeOrigin, ownedHeaderProblem
@@ -29,6 +30,13 @@ __all__ = [
     "KEEPALIVE_AUTO",
     "KEEPALIVE_ALWAYS",
     "KEEPALIVE_NEVER",
+    # The keyword arguments of each record, for ``**config: Unpack[...]`` signatures.
+    "ListenerHttp1SettingsFields",
+    "RequestLimitConfigsFields",
+    "ListenerConfigurationFields",
+    "WSServiceConfigFields",
+    "RetryConfigFields",
+    "ClientConfigurationFields",
 ]
 
 DEFAULT_MAX_FRAME_SIZE = 65536
@@ -52,6 +60,13 @@ class ListenerHttp1Settings:
     maxPipelinedRequests: int = attrs.field(default=10, validator=_checks.checkInt(1))
 
 
+class ListenerHttp1SettingsFields(TypedDict, total=False):
+    """The keywords of :class:`ListenerHttp1Settings` (its field names; all optional)."""
+
+    keepAlive: str
+    maxPipelinedRequests: int
+
+
 @attrs.frozen
 class RequestLimitConfigs:
     """Size limits of the upgrade request: 414, 431 and 413 when exceeded (spec §2.1)."""
@@ -62,6 +77,15 @@ class RequestLimitConfigs:
     maxEntityBodySize: int = attrs.field(default=-1, validator=_checks.checkInt(-1))
     #: Header lines allowed before 431 (a bws addition: counts, not only bytes).
     maxHeaderCount: int = attrs.field(default=100, validator=_checks.checkInt(1))
+
+
+class RequestLimitConfigsFields(TypedDict, total=False):
+    """The keywords of :class:`RequestLimitConfigs` (its field names; all optional)."""
+
+    maxUriLength: int
+    maxHeaderSize: int
+    maxEntityBodySize: int
+    maxHeaderCount: int
 
 
 def _coerceHttp1(value: Any) -> Any:
@@ -93,6 +117,19 @@ class ListenerConfiguration:
     webSocketCompressionEnabled: bool = attrs.field(default=True, validator=_checks.checkBool)
     requestLimits: RequestLimitConfigs = attrs.field(
         factory=RequestLimitConfigs, converter=_coerceLimits)
+
+
+class ListenerConfigurationFields(TypedDict, total=False):
+    """The keywords of :class:`ListenerConfiguration` (its field names; all optional): what
+    :class:`bws.Listener` takes. Nested records may be given as their keywords' dict."""
+
+    host: str
+    http1Settings: ListenerHttp1Settings | ListenerHttp1SettingsFields
+    secureSocket: ListenerSecureSocket | None
+    timeout: float
+    server: str | None
+    webSocketCompressionEnabled: bool
+    requestLimits: RequestLimitConfigs | RequestLimitConfigsFields
 
 
 def _frameSize(value: Any) -> int:
@@ -158,17 +195,39 @@ class WSServiceConfig:
         return self.maxFrameSize * MESSAGE_FRAMES
 
 
+class WSServiceConfigFields(TypedDict, total=False):
+    """The keywords of :class:`WSServiceConfig` (its field names; all optional): what
+    :func:`serviceConfig` takes. Seconds are decimal seconds, sizes bytes."""
+
+    subProtocols: str | Sequence[str]
+    idleTimeout: float
+    maxFrameSize: int
+    maxMessageSize: int
+    #: One entry or a sequence of them (see :attr:`WSServiceConfig.auth`).
+    auth: Any
+    validation: bool
+    dispatcherKey: str | None
+    dispatcherStreamId: str | None
+    connectionClosureTimeout: float
+    allowedOrigins: str | Sequence[str] | None
+    pingInterval: float
+    pingTimeout: float
+
+
 _CONFIG_ATTRIBUTE = "__bws_service_config__"
 T = TypeVar("T")
 
 
-def serviceConfig(**fields: Any) -> Callable[[T], T]:
+def serviceConfig(**fields: Unpack[WSServiceConfigFields]) -> Callable[[T], T]:
     """Class decorator: attach a :class:`WSServiceConfig` to an upgrade service class.
 
-    ``@bws.serviceConfig(subProtocols=["chat"], idleTimeout=30)``; a wrong value fails at
-    class definition, naming the field.
+    ``@bws.serviceConfig(subProtocols=["chat"], idleTimeout=30)``; the keywords are
+    :class:`WSServiceConfigFields`.
+
+    :raises ConfigurationError: at class definition, naming the field, for a wrong value or
+        an unknown field name.
     """
-    config = WSServiceConfig(**fields)
+    config = _checks.build(WSServiceConfig, fields)
 
     def decorate(cls: T) -> T:
         setattr(cls, _CONFIG_ATTRIBUTE, config)
@@ -205,6 +264,15 @@ class RetryConfig:
         except OverflowError:
             wait = float("inf")
         return min(wait, self.maxWaitInterval)
+
+
+class RetryConfigFields(TypedDict, total=False):
+    """The keywords of :class:`RetryConfig` (its field names; all optional)."""
+
+    interval: float
+    backOffFactor: float
+    maxWaitInterval: float
+    maxCount: int
 
 
 def _checkRequestHeaders(instance: object, attribute: attrs.Attribute[Any],
@@ -267,6 +335,31 @@ class ClientConfiguration:
         if self.maxMessageSize > 0:
             return max(self.maxMessageSize, self.maxFrameSize)
         return self.maxFrameSize * MESSAGE_FRAMES
+
+
+class ClientConfigurationFields(TypedDict, total=False):
+    """The keywords of :class:`ClientConfiguration` (its field names; all optional): what
+    :meth:`bws.Client.connect`, :class:`bws.sync.Client` and :func:`bws.testing.connect`
+    take. Seconds are decimal seconds, sizes bytes."""
+
+    subProtocols: str | Sequence[str]
+    customHeaders: Mapping[str, str]
+    readTimeout: float
+    writeTimeout: float
+    secureSocket: ClientSecureSocket | None
+    maxFrameSize: int
+    maxMessageSize: int
+    webSocketCompressionEnabled: bool
+    handShakeTimeout: float
+    #: Cookie objects, ``{"name", "value", "path"}`` mappings or ``(name, value)`` pairs.
+    cookies: Sequence[Any]
+    #: See :func:`bws.auth.records.clientAuth` for what is accepted.
+    auth: Any
+    pingPongHandler: Any
+    retryConfig: RetryConfig | RetryConfigFields | None
+    validation: bool
+    pingInterval: float
+    pingTimeout: float
 
 
 #: Build a record from keyword fields; an unknown field name is a ConfigurationError

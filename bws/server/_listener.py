@@ -12,11 +12,13 @@ from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReact
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
+from typing_extensions import Unpack
 
 from bws.auth._stores import CheckerCache, buildEntries
 from bws.config import (
     ConfigurationError,
     ListenerConfiguration,
+    ListenerConfigurationFields,
     build,
     serviceConfigOf,
 )
@@ -38,7 +40,8 @@ class Listener(service.Service):
     log = Logger()
 
     def __init__(self, listener: int | str | Site, *, reactor: Any = None,
-                 clock: IReactorTime | None = None, **config: Any) -> None:
+                 clock: IReactorTime | None = None,
+                 **config: Unpack[ListenerConfigurationFields]) -> None:
         if reactor is None:
             from twisted.internet import reactor as globalReactor
 
