@@ -42,8 +42,13 @@ __all__ = [
 DEFAULT_MAX_FRAME_SIZE = 65536
 #: A fragmented message may grow to this many frames' worth before it is refused (1009).
 MESSAGE_FRAMES = 16
+#: ``ListenerHttp1Settings.keepAlive`` values (spec §2.1): the spec's "respect the
+#: ``Connection`` header", "always" and "never". Accepted for compatibility; bws gives
+#: them no effect.
 KEEPALIVE_AUTO = "AUTO"
+#: See :data:`KEEPALIVE_AUTO`.
 KEEPALIVE_ALWAYS = "ALWAYS"
+#: See :data:`KEEPALIVE_AUTO`.
 KEEPALIVE_NEVER = "NEVER"
 
 
