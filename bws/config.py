@@ -11,7 +11,6 @@ from typing_extensions import TypedDict, Unpack
 
 from bws._fields import Fields, nameTuple
 from bws._http import CLIENT_OWNED, fieldProblem, normalizeOrigin, ownedHeaderProblem
-from bws.auth.records import clientAuth, listenerEntries
 from bws.errors import ConfigurationError
 from bws.tls._records import ClientSecureSocket, ListenerSecureSocket
 
@@ -137,6 +136,26 @@ class ListenerConfigurationFields(TypedDict, total=False):
     requestLimits: RequestLimitConfigs | RequestLimitConfigsFields
 
 
+def _listenerAuth(value: Any) -> tuple[Any, ...] | None:
+    """Converter of ``WSServiceConfig.auth``: :func:`bws.auth.records.listenerEntries`,
+    imported only for a service that has auth (the records load ``twisted.cred``)."""
+    if value is None:
+        return None
+    from bws.auth.records import listenerEntries
+
+    return listenerEntries(value)
+
+
+def _clientAuth(value: Any) -> Any:
+    """Converter of ``ClientConfiguration.auth``: :func:`bws.auth.records.clientAuth`,
+    imported only for a client that has auth."""
+    if value is None:
+        return None
+    from bws.auth.records import clientAuth
+
+    return clientAuth(value)
+
+
 def _frameSize(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigurationError(f"maxFrameSize must be an int, got {value!r}")
@@ -170,7 +189,7 @@ class WSServiceConfig:
     maxMessageSize: int = attrs.field(default=0, validator=_checks.checkInt())
     #: Listener auth entries (spec §5.2): the records of :mod:`bws.auth.records` (or mappings
     #: of them), ``CheckerWithScopes``, or bare ``twisted.cred`` checkers; tried in order.
-    auth: tuple[Any, ...] | None = attrs.field(default=None, converter=listenerEntries)
+    auth: tuple[Any, ...] | None = attrs.field(default=None, converter=_listenerAuth)
     validation: bool = attrs.field(default=True, validator=_checks.checkBool)
     dispatcherKey: str | None = None
     #: Accepted for compatibility; it has no runtime effect (as in the reference).
@@ -318,7 +337,7 @@ class ClientConfiguration:
     cookies: Sequence[Any] = attrs.field(factory=tuple, converter=tuple)
     #: The ``Authorization`` header's source (spec §4.1, REFERENCE §1.13): see
     #: :func:`bws.auth.records.clientAuth` for what is accepted.
-    auth: Any = attrs.field(default=None, converter=clientAuth)
+    auth: Any = attrs.field(default=None, converter=_clientAuth)
     pingPongHandler: Any = None
     retryConfig: RetryConfig | None = attrs.field(
         default=None, converter=_coerceRetry)

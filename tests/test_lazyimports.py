@@ -63,6 +63,25 @@ class LazyImportTests(SynchronousTestCase):
         loaded = modulesAfter("from bws import Listener, Client, serviceConfig")
         self.assertIn("twisted.internet.defer", loaded)
         self.assertEqual(sorted({m.split(".")[0] for m in loaded} & set(HEAVY)), [])
+        self.assertEqual([m for m in loaded if m.startswith("bws.auth")], [])
+
+    def test_authLoadsWithItsFirstUse(self) -> None:
+        """The auth records and stores load with the first service or client that has auth,
+        not with ``Listener`` or ``Client``."""
+        loaded = modulesAfter(
+            "import bws\n"
+            "from bws.testing import MemoryListener\n"
+            "class S:\n"
+            "    def get(self, request): return self\n"
+            "m = MemoryListener(); m.attach(S(), '/')\n"
+            "m.connect('/')\n")
+        self.assertEqual([m for m in loaded if m.startswith("bws.auth")], [])
+        loaded = modulesAfter(
+            "import bws\n"
+            "@bws.serviceConfig(auth=[{'fileUserStoreConfig': {'path': 'users.toml'}}])\n"
+            "class S:\n"
+            "    def get(self, request): return self\n")
+        self.assertIn("bws.auth.records", loaded)
 
     def test_submodulesAsAttributes(self) -> None:
         """``import bws`` then ``bws.tls``, ``bws.testing``... imports the submodule, as the

@@ -46,7 +46,6 @@ from typing_extensions import Unpack
 
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
 from bws._http import encodePath, encodeQuery, hasControl, isToken
-from bws.auth.client import authorizationSource, checkHeaderValue
 from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
 from bws.client._retry import retrying
@@ -295,6 +294,9 @@ class Client:
         """
         if self.config.auth is None:
             return succeed(None)
+        # The auth machinery (twisted.cred, the records) loads for a client that uses it.
+        from bws.auth.client import authorizationSource, checkHeaderValue
+
         try:
             if self.authSource is None:
                 self.authSource = authorizationSource(self.config.auth)
