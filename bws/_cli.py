@@ -251,10 +251,15 @@ def _parser(prog: str) -> _Parser:
 
 
 def _versionLine() -> str:
+    """``bws 0.1.0, twisted …, autobahn …, Python …``. bws's own version comes from the
+    package, not the metadata: the distribution is named ``txbws``, and a checkout run
+    without installing it has none."""
     from importlib.metadata import PackageNotFoundError, version
 
-    parts = []
-    for name in ("bws", "twisted", "autobahn"):
+    from bws import __version__
+
+    parts = [f"bws {__version__}"]
+    for name in ("twisted", "autobahn"):
         try:
             parts.append(f"{name} {version(name)}")
         except PackageNotFoundError:

@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
+from typing_extensions import TypedDict, Unpack
 
 from bws._fields import Fields, nameTuple
 from bws._forwarded import HEADERS, X_FORWARDED_FOR, Network, trustedNetworks
 from bws._http import CLIENT_OWNED, fieldProblem, normalizeOrigin, ownedHeaderProblem
-from bws.auth.records import clientAuth, listenerEntries
 from bws.errors import ConfigurationError
 from bws.tls._records import ClientSecureSocket, ListenerSecureSocket
 
@@ -30,13 +30,25 @@ __all__ = [
     "KEEPALIVE_AUTO",
     "KEEPALIVE_ALWAYS",
     "KEEPALIVE_NEVER",
+    # The keyword arguments of each record, for ``**config: Unpack[...]`` signatures.
+    "ListenerHttp1SettingsFields",
+    "RequestLimitConfigsFields",
+    "ListenerConfigurationFields",
+    "WSServiceConfigFields",
+    "RetryConfigFields",
+    "ClientConfigurationFields",
 ]
 
 DEFAULT_MAX_FRAME_SIZE = 65536
 #: A fragmented message may grow to this many frames' worth before it is refused (1009).
 MESSAGE_FRAMES = 16
+#: ``ListenerHttp1Settings.keepAlive`` values (spec §2.1): the spec's "respect the
+#: ``Connection`` header", "always" and "never". Accepted for compatibility; bws gives
+#: them no effect.
 KEEPALIVE_AUTO = "AUTO"
+#: See :data:`KEEPALIVE_AUTO`.
 KEEPALIVE_ALWAYS = "ALWAYS"
+#: See :data:`KEEPALIVE_AUTO`.
 KEEPALIVE_NEVER = "NEVER"
 
 
@@ -53,6 +65,13 @@ class ListenerHttp1Settings:
     maxPipelinedRequests: int = attrs.field(default=10, validator=_checks.checkInt(1))
 
 
+class ListenerHttp1SettingsFields(TypedDict, total=False):
+    """The keywords of :class:`ListenerHttp1Settings` (its field names; all optional)."""
+
+    keepAlive: str
+    maxPipelinedRequests: int
+
+
 @attrs.frozen
 class RequestLimitConfigs:
     """Size limits of the upgrade request: 414, 431 and 413 when exceeded (spec §2.1)."""
@@ -63,6 +82,15 @@ class RequestLimitConfigs:
     maxEntityBodySize: int = attrs.field(default=-1, validator=_checks.checkInt(-1))
     #: Header lines allowed before 431 (a bws addition: counts, not only bytes).
     maxHeaderCount: int = attrs.field(default=100, validator=_checks.checkInt(1))
+
+
+class RequestLimitConfigsFields(TypedDict, total=False):
+    """The keywords of :class:`RequestLimitConfigs` (its field names; all optional)."""
+
+    maxUriLength: int
+    maxHeaderSize: int
+    maxEntityBodySize: int
+    maxHeaderCount: int
 
 
 def _coerceHttp1(value: Any) -> Any:
@@ -124,6 +152,39 @@ class ListenerConfiguration:
                                        validator=_checks.checkOneOf(*HEADERS))
 
 
+class ListenerConfigurationFields(TypedDict, total=False):
+    """The keywords of :class:`ListenerConfiguration` (its field names; all optional): what
+    :class:`bws.Listener` takes. Nested records may be given as their keywords' dict."""
+
+    host: str
+    http1Settings: ListenerHttp1Settings | ListenerHttp1SettingsFields
+    secureSocket: ListenerSecureSocket | None
+    timeout: float
+    server: str | None
+    webSocketCompressionEnabled: bool
+    requestLimits: RequestLimitConfigs | RequestLimitConfigsFields
+
+
+def _listenerAuth(value: Any) -> tuple[Any, ...] | None:
+    """Converter of ``WSServiceConfig.auth``: :func:`bws.auth.records.listenerEntries`,
+    imported only for a service that has auth (the records load ``twisted.cred``)."""
+    if value is None:
+        return None
+    from bws.auth.records import listenerEntries
+
+    return listenerEntries(value)
+
+
+def _clientAuth(value: Any) -> Any:
+    """Converter of ``ClientConfiguration.auth``: :func:`bws.auth.records.clientAuth`,
+    imported only for a client that has auth."""
+    if value is None:
+        return None
+    from bws.auth.records import clientAuth
+
+    return clientAuth(value)
+
+
 def _frameSize(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigurationError(f"maxFrameSize must be an int, got {value!r}")
@@ -157,7 +218,7 @@ class WSServiceConfig:
     maxMessageSize: int = attrs.field(default=0, validator=_checks.checkInt())
     #: Listener auth entries (spec §5.2): the records of :mod:`bws.auth.records` (or mappings
     #: of them), ``CheckerWithScopes``, or bare ``twisted.cred`` checkers; tried in order.
-    auth: tuple[Any, ...] | None = attrs.field(default=None, converter=listenerEntries)
+    auth: tuple[Any, ...] | None = attrs.field(default=None, converter=_listenerAuth)
     validation: bool = attrs.field(default=True, validator=_checks.checkBool)
     dispatcherKey: str | None = None
     #: Accepted for compatibility; it has no runtime effect (as in the reference).
@@ -187,17 +248,39 @@ class WSServiceConfig:
         return self.maxFrameSize * MESSAGE_FRAMES
 
 
+class WSServiceConfigFields(TypedDict, total=False):
+    """The keywords of :class:`WSServiceConfig` (its field names; all optional): what
+    :func:`serviceConfig` takes. Seconds are decimal seconds, sizes bytes."""
+
+    subProtocols: str | Sequence[str]
+    idleTimeout: float
+    maxFrameSize: int
+    maxMessageSize: int
+    #: One entry or a sequence of them (see :attr:`WSServiceConfig.auth`).
+    auth: Any
+    validation: bool
+    dispatcherKey: str | None
+    dispatcherStreamId: str | None
+    connectionClosureTimeout: float
+    allowedOrigins: str | Sequence[str] | None
+    pingInterval: float
+    pingTimeout: float
+
+
 _CONFIG_ATTRIBUTE = "__bws_service_config__"
 T = TypeVar("T")
 
 
-def serviceConfig(**fields: Any) -> Callable[[T], T]:
+def serviceConfig(**fields: Unpack[WSServiceConfigFields]) -> Callable[[T], T]:
     """Class decorator: attach a :class:`WSServiceConfig` to an upgrade service class.
 
-    ``@bws.serviceConfig(subProtocols=["chat"], idleTimeout=30)``; a wrong value fails at
-    class definition, naming the field.
+    ``@bws.serviceConfig(subProtocols=["chat"], idleTimeout=30)``; the keywords are
+    :class:`WSServiceConfigFields`.
+
+    :raises ConfigurationError: at class definition, naming the field, for a wrong value or
+        an unknown field name.
     """
-    config = WSServiceConfig(**fields)
+    config = _checks.build(WSServiceConfig, fields)
 
     def decorate(cls: T) -> T:
         setattr(cls, _CONFIG_ATTRIBUTE, config)
@@ -234,6 +317,15 @@ class RetryConfig:
         except OverflowError:
             wait = float("inf")
         return min(wait, self.maxWaitInterval)
+
+
+class RetryConfigFields(TypedDict, total=False):
+    """The keywords of :class:`RetryConfig` (its field names; all optional)."""
+
+    interval: float
+    backOffFactor: float
+    maxWaitInterval: float
+    maxCount: int
 
 
 def _checkRequestHeaders(instance: object, attribute: attrs.Attribute[Any],
@@ -274,7 +366,7 @@ class ClientConfiguration:
     cookies: Sequence[Any] = attrs.field(factory=tuple, converter=tuple)
     #: The ``Authorization`` header's source (spec §4.1, REFERENCE §1.13): see
     #: :func:`bws.auth.records.clientAuth` for what is accepted.
-    auth: Any = attrs.field(default=None, converter=clientAuth)
+    auth: Any = attrs.field(default=None, converter=_clientAuth)
     pingPongHandler: Any = None
     retryConfig: RetryConfig | None = attrs.field(
         default=None, converter=_coerceRetry)
@@ -296,6 +388,31 @@ class ClientConfiguration:
         if self.maxMessageSize > 0:
             return max(self.maxMessageSize, self.maxFrameSize)
         return self.maxFrameSize * MESSAGE_FRAMES
+
+
+class ClientConfigurationFields(TypedDict, total=False):
+    """The keywords of :class:`ClientConfiguration` (its field names; all optional): what
+    :meth:`bws.Client.connect`, :class:`bws.sync.Client` and :func:`bws.testing.connect`
+    take. Seconds are decimal seconds, sizes bytes."""
+
+    subProtocols: str | Sequence[str]
+    customHeaders: Mapping[str, str]
+    readTimeout: float
+    writeTimeout: float
+    secureSocket: ClientSecureSocket | None
+    maxFrameSize: int
+    maxMessageSize: int
+    webSocketCompressionEnabled: bool
+    handShakeTimeout: float
+    #: Cookie objects, ``{"name", "value", "path"}`` mappings or ``(name, value)`` pairs.
+    cookies: Sequence[Any]
+    #: See :func:`bws.auth.records.clientAuth` for what is accepted.
+    auth: Any
+    pingPongHandler: Any
+    retryConfig: RetryConfig | RetryConfigFields | None
+    validation: bool
+    pingInterval: float
+    pingTimeout: float
 
 
 #: Build a record from keyword fields; an unknown field name is a ConfigurationError

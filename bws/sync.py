@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from typing_extensions import Unpack
+
 from bws.client import Client as AsyncClient
+from bws.config import ClientConfigurationFields
 from bws.request import HttpResponse
 
 if TYPE_CHECKING:
@@ -63,7 +66,7 @@ class Client:
     Deferreds; errors are raised.
     """
 
-    def __init__(self, url: str, **config: Any) -> None:
+    def __init__(self, url: str, **config: Unpack[ClientConfigurationFields]) -> None:
         self._client: AsyncClient = _call(lambda: AsyncClient.connect(url, **config))
 
     def writeTextMessage(self, data: str) -> None:

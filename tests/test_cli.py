@@ -110,6 +110,13 @@ class ArgumentTests(SynchronousTestCase):
             self.assertEqual(arguments.config["secureSocket"], ClientSecureSocket(enable=False))
             self.assertTrue(arguments.insecure)
 
+    def test_version(self) -> None:
+        """``--version`` gives bws's version from the package (the distribution is named
+        ``txbws``: its metadata is not asked for ``bws``), then Twisted's."""
+        line = _cli._versionLine()
+        self.assertTrue(line.startswith(f"bws {bws.__version__}, twisted "), line)
+        self.assertNotIn("not installed", line.split(", autobahn")[0])
+
     def test_insecureHelpSaysWhatItDoes(self) -> None:
         """The help spells out what ``--insecure`` gives up."""
         text = " ".join(_cli._parser("python -m bws").format_help().split())

@@ -1,4 +1,5 @@
-"""The built wheel carries every bws package, the twistd plugin and the typing marker."""
+"""The built wheel (distribution ``txbws``) carries every bws package, the twistd plugin and
+the typing marker."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from functools import cache
 
 from twisted.trial.unittest import SynchronousTestCase
 
+import bws
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Not copied into the build tree: version control, local environments, build output.
@@ -21,8 +24,9 @@ _NOT_COPIED = shutil.ignore_patterns(".git", ".venv", ".tox", "_trial_temp*", "b
 
 
 @cache
-def wheelNames() -> frozenset[str]:
-    """Build the wheel with ``pip wheel`` as a user would, and list it.
+def builtWheel() -> tuple[str, frozenset[str], str]:
+    """Build the wheel with ``pip wheel`` as a user would: its file name, the names in it,
+    and its ``METADATA``.
 
     The build runs on a copy of the checkout, so parallel test workers never share a
     ``build/`` directory and the checkout gets no build output.
@@ -36,7 +40,9 @@ def wheelNames() -> frozenset[str]:
                         "-w", out], check=True, capture_output=True)
         wheel = next(f for f in os.listdir(out) if f.endswith(".whl"))
         with zipfile.ZipFile(os.path.join(out, wheel)) as archive:
-            return frozenset(archive.namelist())
+            names = frozenset(archive.namelist())
+            metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+            return wheel, names, archive.read(metadata).decode("utf-8")
     finally:
         shutil.rmtree(work, True)
 
@@ -64,7 +70,7 @@ class WheelTests(SynchronousTestCase):
         ``twisted/plugins/__init__.py``, ``py.typed`` and every package and module under
         ``bws/`` (found by walking the tree, so a new subpackage is covered without editing
         this test); tests, benchmarks, docs and tools are not in it."""
-        names = wheelNames()
+        wheel, names, metadata = builtWheel()
         self.assertIn("twisted/plugins/bws_plugin.py", names)
         self.assertNotIn("twisted/__init__.py", names)
         self.assertNotIn("twisted/plugins/__init__.py", names)
@@ -80,3 +86,9 @@ class WheelTests(SynchronousTestCase):
         for top in ("tests/", "benchmarks/", "docs/", "tools/"):
             self.assertEqual([n for n in names if n.startswith(top)], [], top)
         self.assertEqual([n for n in names if "__pycache__" in n or n.endswith(".pyc")], [])
+
+        # The distribution is txbws ("bws" on PyPI is another project); the import package
+        # is bws, and the two carry one version.
+        self.assertTrue(wheel.startswith(f"txbws-{bws.__version__}-"), wheel)
+        self.assertIn("Name: txbws\n", metadata)
+        self.assertIn(f"Version: {bws.__version__}\n", metadata)

@@ -258,7 +258,7 @@ class JwksConfig:
     :ivar cert: CA certificates to trust for that endpoint (a PEM file or a ``TrustStore``);
         ``None`` trusts the platform's CAs.
     :ivar cacheTtl: decimal seconds a fetched key set is used.
-    :ivar minRefreshInterval: decimal seconds between two fetches caused by unknown ``kid``s.
+    :ivar minRefreshInterval: decimal seconds between two fetches caused by unknown ``kid`` values.
     :ivar timeout: decimal seconds a fetch may take; then the request is answered 503.
     """
 

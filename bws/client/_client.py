@@ -45,14 +45,14 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IProtocol, IProtocolFactory, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from typing_extensions import Unpack
 
 from bws._connection import CLOSE_ABNORMAL, OP_PING, OP_PONG, Connection, State
 from bws._http import encodePath, encodeQuery, hasControl, isToken
-from bws.auth.client import authorizationSource, checkHeaderValue
 from bws.client._attempt import Attempt, PingHandlers
 from bws.client._inbox import Inbox, ReadKind
 from bws.client._retry import retrying
-from bws.config import ClientConfiguration, build
+from bws.config import ClientConfiguration, ClientConfigurationFields, build
 from bws.errors import (
     AuthError,
     ConnectionClosureError,
@@ -228,7 +228,8 @@ class Client:
 
     @classmethod
     def connect(cls, url: str, *, reactor: Any = None, clock: IReactorTime | None = None,
-                connector: Connector | None = None, **config: Any) -> Deferred[Client]:
+                connector: Connector | None = None,
+                **config: Unpack[ClientConfigurationFields]) -> Deferred[Client]:
         """Connect to ``url`` (``ws://`` or ``wss://``) with :class:`~bws.ClientConfiguration`
         fields as keywords; the Deferred fires with the open ``Client``.
 
@@ -304,6 +305,9 @@ class Client:
         """
         if self.config.auth is None:
             return succeed(None)
+        # The auth machinery (twisted.cred, the records) loads for a client that uses it.
+        from bws.auth.client import authorizationSource, checkHeaderValue
+
         try:
             if self.authSource is None:
                 self.authSource = authorizationSource(self.config.auth)

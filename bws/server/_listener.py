@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.application import service
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -12,18 +12,22 @@ from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReact
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
+from typing_extensions import Unpack
 
 from bws._groups import Groups
-from bws.auth._stores import CheckerCache, buildEntries
 from bws.config import (
     ConfigurationError,
     ListenerConfiguration,
+    ListenerConfigurationFields,
     build,
     serviceConfigOf,
 )
 from bws.server._routing import Attachment, Router
 from bws.server._stats import ListenerStats, Snapshot
 from bws.server._web import UpgradeResource, UpgradeSite, guardSharedSite
+
+if TYPE_CHECKING:
+    from bws.auth._stores import CheckerCache
 
 __all__ = ["Listener"]
 
@@ -50,7 +54,7 @@ class Listener(service.Service):
 
     def __init__(self, listener: int | str | Site, *, reactor: Any = None,
                  clock: IReactorTime | None = None, groups: Groups | None = None,
-                 **config: Any) -> None:
+                 **config: Unpack[ListenerConfigurationFields]) -> None:
         if reactor is None:
             from twisted.internet import reactor as globalReactor
 
@@ -89,8 +93,9 @@ class Listener(service.Service):
             self.site: Site = self.sharedSite
         else:
             self.site = UpgradeSite(self.resource, self.config, self.clock)
-        #: The auth checkers built for attached services, one per record.
-        self.checkers = CheckerCache()
+        #: The auth checkers built for attached services, one per record (made with the
+        #: first service that has auth: the auth machinery loads then).
+        self.checkers: CheckerCache | None = None
         self.port: IListeningPort | None = None
         self._stopping: Deferred[None] | None = None
 
@@ -109,7 +114,13 @@ class Listener(service.Service):
                 f"attach: {upgradeService!r} is not an upgrade service (it has no get())")
         config = serviceConfigOf(upgradeService)
         # Stores are read now (a missing user file fails here, not at the first request).
-        entries = buildEntries(config.auth, self.reactor, self.checkers)
+        entries: tuple[Any, ...] = ()
+        if config.auth:
+            from bws.auth._stores import CheckerCache, buildEntries
+
+            if self.checkers is None:
+                self.checkers = CheckerCache()
+            entries = buildEntries(config.auth, self.reactor, self.checkers)
         from bws._autobahn import serverFactory  # Autobahn loads with the first service
 
         factory = serverFactory(config, self.config, self.clock)
@@ -118,6 +129,10 @@ class Listener(service.Service):
         self.resource.factories[attachment] = factory
         if entries:
             self.resource.authEntries[attachment] = entries
+
+    def _closeCheckers(self) -> Deferred[None]:
+        """Close the auth checkers built for the services (if any was)."""
+        return self.checkers.close() if self.checkers is not None else succeed(None)
 
     def detach(self, upgradeService: Any) -> None:
         """Stop serving ``upgradeService``; open connections are left alone."""
@@ -196,7 +211,7 @@ class Listener(service.Service):
             if connection.writeRefusal("text") is None:
                 connection.close(1001, None, None).addErrback(lambda f: None)
         closing.append(self._stopListening())
-        return DeferredList(closing).addCallback(lambda _: self.checkers.close())
+        return DeferredList(closing).addCallback(lambda _: self._closeCheckers())
 
     def immediateStop(self) -> Deferred[None]:
         """Refuse new connections and drop open ones without a close handshake; fire once
@@ -204,7 +219,7 @@ class Listener(service.Service):
         self.resource.accepting = False
         for connection in list(self.resource.connections):
             connection.abort()
-        return self._stopListening().addCallback(lambda _: self.checkers.close())
+        return self._stopListening().addCallback(lambda _: self._closeCheckers())
 
     def _stopListening(self) -> Deferred[None]:
         port, self.port = self.port, None

@@ -27,9 +27,6 @@ from zope.interface import implementer
 from bws._connection import Connection
 from bws._forwarded import clientAddress, normalHost
 from bws._http import NOT_TLS_ANSWER, REASONS, TLS_HANDSHAKE_RECORD, peerText
-from bws.auth.credentials import BackendUnavailable
-from bws.auth.listener import authenticate, authRefusal
-from bws.auth.records import CheckerWithScopes
 from bws.config import ListenerConfiguration, RequestLimitConfigs
 from bws.request import Principal, UpgradeRequest
 from bws.server._handshake import (
@@ -53,6 +50,7 @@ __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWi
 if TYPE_CHECKING:
     from bws._autobahn import ServerAdapter
     from bws._groups import Groups
+    from bws.auth.records import CheckerWithScopes
 
 log = Logger()
 
@@ -185,6 +183,9 @@ class Upgrade:
         values = self.bws.getHeaders("authorization")
         # A repeated Authorization header is malformed (RFC 9110 §5.3: not a list field).
         header = values[0] if len(values) == 1 else (None if not values else "")
+        # The auth machinery loads with the first request to a service that has auth.
+        from bws.auth.listener import authenticate
+
         d = authenticate(header, entries)
         d.addCallbacks(self.authenticated, self.authFailed, errbackArgs=(entries, header))
 
@@ -198,6 +199,9 @@ class Upgrade:
 
     def authFailed(self, failure: Failure, entries: tuple[CheckerWithScopes, ...],
                    header: str | None) -> None:
+        from bws.auth.credentials import BackendUnavailable
+        from bws.auth.listener import authRefusal
+
         path = self.bws.path if self.bws else "?"
         refusal = authRefusal(cast(BaseException, failure.value), entries, header)
         if refusal is None:

@@ -30,8 +30,10 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.failure import Failure
 from twisted.test.iosim import FakeTransport, IOPump
 from twisted.test.iosim import connect as iosimConnect
+from typing_extensions import Unpack
 
 from bws.client import Client
+from bws.config import ClientConfigurationFields, ListenerConfigurationFields
 from bws.server import Listener
 
 __all__ = ["MemoryListener", "MemoryConnection", "connect"]
@@ -49,7 +51,8 @@ class MemoryListener:
     #: ``"::1"``.
     peerHost: str = "127.0.0.1"
 
-    def __init__(self, clock: MemoryReactorClock | None = None, **listenerConfig: Any) -> None:
+    def __init__(self, clock: MemoryReactorClock | None = None,
+                 **listenerConfig: Unpack[ListenerConfigurationFields]) -> None:
         self.clock = clock if clock is not None else MemoryReactorClock()
         listenerConfig.setdefault("host", "127.0.0.1")
         self.listener = Listener(0, reactor=self.clock, **listenerConfig)
@@ -76,7 +79,8 @@ class MemoryListener:
         self.pumps.append(pump)
         return succeed(clientProto)
 
-    def connect(self, path: str = "/", **clientConfig: Any) -> Deferred[Client]:
+    def connect(self, path: str = "/",
+                **clientConfig: Unpack[ClientConfigurationFields]) -> Deferred[Client]:
         """Start a client to ``path``; the Deferred fires once bytes are flushed."""
         url = "ws://127.0.0.1:9090" + (path if path.startswith("/") else "/" + path)
         d = Client.connect(url, reactor=self.clock, connector=self._connector,
@@ -120,8 +124,8 @@ class MemoryConnection:
 
 
 def connect(upgradeService: Any, path: str = "/", *, clock: MemoryReactorClock | None = None,
-            listenerConfig: dict[str, Any] | None = None,
-            **clientConfig: Any) -> MemoryConnection:
+            listenerConfig: ListenerConfigurationFields | None = None,
+            **clientConfig: Unpack[ClientConfigurationFields]) -> MemoryConnection:
     """Attach ``upgradeService`` at ``path`` on a new :class:`MemoryListener` and connect
     a client to it, synchronously.
 

@@ -53,6 +53,11 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
+def __dir__() -> list[str]:
+    """The module's names, the lazy ones included (``dir()``, Sphinx autodoc)."""
+    return sorted(set(globals()) | set(__all__))
+
 __all__ = [
     "REQUIRE",
     "OPTIONAL",

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 import bws
 import bws.testing
 from bws._http import MAX_REFUSAL_BODY, refusalBodyLength
 from bws.errors import InvalidHandshakeError, UpgradeError
+from bws.testing.echo import EchoService
 from tests.client.test_responsehead import Connected
 
 
@@ -77,6 +79,74 @@ class ListenerRefusalTests(SynchronousTestCase):
         error = self.failureResultOf(listener.connect("/b"), InvalidHandshakeError).value
         self.assertEqual(str(error), "Invalid handshake response getStatus: 404 Not Found: "
                                      "No service found to handle the service request")
+
+
+class LaterRefusalTests(SynchronousTestCase):
+    """An ``UpgradeError`` that comes later (a Deferred, a coroutine, a reconnect) says its
+    reason the same way."""
+
+    def assertRoomClosed(self, error: InvalidHandshakeError) -> None:
+        self.assertEqual(str(error), "Invalid handshake response getStatus: 400 Bad Request: "
+                                     "room is closed")
+        assert error.response is not None
+        self.assertEqual(error.response.body, b"room is closed")
+
+    def test_deferredRefusal(self) -> None:
+        """``get`` returns a Deferred that fails with ``UpgradeError`` later."""
+        pending: list[Deferred[Any]] = []
+
+        class Later:
+            def get(self, request: Any) -> Deferred[Any]:
+                pending.append(Deferred())
+                return pending[-1]
+
+        listener = bws.testing.MemoryListener()
+        listener.attach(Later(), "/")
+        connecting = listener.connect("/")
+        self.assertNoResult(connecting)
+        pending[0].errback(UpgradeError("room is closed"))
+        listener.flush()
+        self.assertRoomClosed(self.failureResultOf(connecting, InvalidHandshakeError).value)
+
+    def test_coroutineRefusal(self) -> None:
+        """An ``async def get`` raising ``UpgradeError``."""
+        class Async:
+            async def get(self, request: Any) -> Any:
+                raise UpgradeError("room is closed")
+
+        listener = bws.testing.MemoryListener()
+        listener.attach(Async(), "/")
+        self.assertRoomClosed(
+            self.failureResultOf(listener.connect("/"), InvalidHandshakeError).value)
+
+    def test_reconnectRefused(self) -> None:
+        """A client reconnecting (``retryConfig``) to a room that closed meanwhile: the read
+        fails with the reason, and ``getHttpResponse()`` is the refusal, body included."""
+        class Room:
+            open = True
+
+            def get(self, request: Any) -> Any:
+                if not self.open:
+                    raise UpgradeError("room is closed")
+                return EchoService()
+
+        room = Room()
+        listener = bws.testing.MemoryListener()
+        listener.attach(room, "/room")
+        client = self.successResultOf(
+            listener.connect("/room", retryConfig={"interval": 1, "maxCount": 3}))
+        response = client.getHttpResponse()
+        assert response is not None
+        self.assertEqual(response.statusCode, 101)
+        reading = client.readTextMessage()
+        room.open = False
+        assert client.protocol is not None and client.protocol.transport is not None
+        client.protocol.transport.loseConnection()
+        listener.advance(1)
+        self.assertRoomClosed(self.failureResultOf(reading, InvalidHandshakeError).value)
+        response = client.getHttpResponse()
+        assert response is not None
+        self.assertEqual((response.statusCode, response.body), (400, b"room is closed"))
 
 
 class RawRefusalTests(SynchronousTestCase):

@@ -1,5 +1,6 @@
-"""A bws client refused by the ``websockets`` server on a loopback socket: the server's
-reason (the refusal's body) is in the ``InvalidHandshakeError`` and its ``response``."""
+"""A bws client refused on a loopback socket, by bws's own Listener (``UpgradeError``) and by
+the ``websockets`` server: the server's reason (the refusal's body) is in the
+``InvalidHandshakeError`` and its ``response``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from typing import Any
 
 import websockets.sync.server as wsserver
+from twisted.internet import reactor as globalReactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import TestCase
@@ -59,3 +61,29 @@ class WebsocketsRefusalTests(TestCase):
         self.assertEqual(error.response.body, reason.encode())
         self.assertTrue(str(error).startswith(
             "Invalid handshake response getStatus: 503 Service Unavailable: maintenance"))
+
+
+class BwsListenerRefusalTests(TestCase):
+    """``UpgradeError("room is closed")`` raised in ``get`` of a service on a bws Listener."""
+
+    timeout = 20
+
+    @inlineCallbacks
+    def test_reasonInError(self) -> Any:
+        """The client's error ends with the reason; its response is the 400 with that body."""
+        class Closed:
+            def get(self, request: Any) -> Any:
+                raise bws.UpgradeError("room is closed")
+
+        listener = bws.Listener(0, host="127.0.0.1", reactor=globalReactor)
+        listener.attach(Closed(), "/room")
+        yield listener.start()
+        self.addCleanup(listener.immediateStop)
+        error = yield self.assertFailure(
+            bws.Client.connect(f"ws://127.0.0.1:{listener.listeningPort}/room",
+                               handShakeTimeout=10),
+            bws.InvalidHandshakeError)
+        self.assertEqual(str(error), "Invalid handshake response getStatus: 400 Bad Request: "
+                                     "room is closed")
+        self.assertEqual(error.response.statusCode, 400)
+        self.assertEqual(error.response.body, b"room is closed")
