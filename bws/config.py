@@ -163,6 +163,8 @@ class ListenerConfigurationFields(TypedDict, total=False):
     server: str | None
     webSocketCompressionEnabled: bool
     requestLimits: RequestLimitConfigs | RequestLimitConfigsFields
+    trustedProxies: Sequence[str]
+    forwardedHeader: str
 
 
 def _listenerAuth(value: Any) -> tuple[Any, ...] | None:

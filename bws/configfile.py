@@ -274,7 +274,7 @@ def checkMetrics(endpoint: str, where: str, reactor: Any = None) -> None:
     except ImportError:
         raise ConfigurationError(
             f"{where}: needs prometheus_client, which is not installed: "
-            "pip install 'bws[metrics]'") from None
+            "pip install 'txbws[metrics]'") from None
     from twisted.internet.endpoints import serverFromString
 
     if reactor is None:

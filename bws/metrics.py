@@ -4,7 +4,7 @@
 ``twistd bws --metrics tcp:9100:interface=127.0.0.1`` (or ``metrics = "..."`` in the
 configuration file) serves them at ``/metrics``; a program does the same with
 :class:`MetricsService`, or registers a :class:`ListenerCollector` in a registry of its own.
-Needs the ``metrics`` extra (``pip install 'bws[metrics]'``: ``prometheus_client``).
+Needs the ``metrics`` extra (``pip install 'txbws[metrics]'``: ``prometheus_client``).
 
 Nothing is counted per message through ``prometheus_client``: listeners keep plain integer
 counters (:meth:`bws.Listener.enableStats`), and :class:`ListenerCollector` reads them when

@@ -166,7 +166,7 @@ Examples:
                                     "(comma-separated); 403 otherwise."],
         ["metrics", None, None, "Serve Prometheus metrics at /metrics on this endpoint, e.g. "
                                 "tcp:9100:interface=127.0.0.1 (needs pip install "
-                                "'bws[metrics]')."],
+                                "'txbws[metrics]')."],
         ["forwarded-header", None, "X-Forwarded-For",
          "With --trusted-proxy: the header the proxies write the client's address in, "
          "X-Forwarded-For or Forwarded (RFC 7239)."],

@@ -176,13 +176,13 @@ class MissingLibraryTests(SynchronousTestCase):
     def test_check(self) -> None:
         error = self.assertRaises(ConfigurationError, checkMetrics, "tcp:9100", "--metrics x")
         self.assertEqual(str(error), "--metrics x: needs prometheus_client, which is not "
-                                     "installed: pip install 'bws[metrics]'")
+                                     "installed: pip install 'txbws[metrics]'")
 
     def test_option(self) -> None:
         error = self.assertRaises(usage.UsageError, Options().parseOptions,
                                   ["--metrics", "tcp:9100"])
         self.assertEqual(str(error), "--metrics tcp:9100: needs prometheus_client, which is "
-                                     "not installed: pip install 'bws[metrics]'")
+                                     "not installed: pip install 'txbws[metrics]'")
 
 
 class OptionTests(SynchronousTestCase):
