@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.python import usage
 
 from bws.auth._stores import buildEntries
@@ -64,13 +65,14 @@ ServiceLoader = Callable[[str], Any]
 class ListenerEntry:
     """One listener: where it binds and its configuration.
 
-    :ivar address: a port number (bound on ``config.host``) or a Twisted server endpoint
-        string (``"tcp:9090:interface=127.0.0.1"``).
+    :ivar address: a port number (bound on ``config.host``), a Twisted server endpoint
+        string (``"tcp:9090:interface=127.0.0.1"``), or an ``IStreamServerEndpoint`` (a
+        ``--workers`` child's adopted socket).
     :ivar config: the listener's settings; its ``secureSocket`` makes it a wss:// listener.
     :ivar label: what made it, for messages (``bws.toml:[[listeners]][0]``, ``--listen X``).
     """
 
-    address: int | str
+    address: int | str | IStreamServerEndpoint
     config: ListenerConfiguration = attrs.field(factory=ListenerConfiguration)
     label: str = ""
 
@@ -92,10 +94,15 @@ class ServiceEntry:
 @attrs.frozen
 class ServerConfig:
     """What ``twistd bws`` serves: every service on every listener
-    (``bws.tap.serviceFromRecords`` makes the listeners)."""
+    (``bws.tap.serviceFromRecords`` makes the listeners).
+
+    :ivar workers: how many worker processes share the listeners (``bws.workers``);
+        None serves them in this process.
+    """
 
     listeners: tuple[ListenerEntry, ...]
     services: tuple[ServiceEntry, ...]
+    workers: int | None = None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -127,10 +134,11 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
           reactor: Any = None) -> ServerConfig:
     """The :class:`ServerConfig` of a parsed TOML document; ``name`` starts every message."""
     _known(data, name + ":", {"listeners", "services", "workers"}, top=True)
+    workers = None
     if "workers" in data:
-        raise ConfigurationError(
-            f"{name}:workers: not supported yet (one process serves every listener); "
-            "leave it out")
+        from bws.workers import parseWorkers
+
+        workers = parseWorkers(data["workers"], f"{name}:workers")
     listeners = _array(data, "listeners", name)
     services = _array(data, "services", name)
     parsedServices = tuple(
@@ -147,7 +155,7 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
     return ServerConfig(
         listeners=tuple(_listener(table, f"{name}:[[listeners]][{i}]")
                         for i, table in enumerate(listeners)),
-        services=parsedServices)
+        services=parsedServices, workers=workers)
 
 
 def refuseMixedOptions(options: usage.Options) -> None:

@@ -37,7 +37,8 @@ from bws.server import Listener
 if TYPE_CHECKING:
     from bws.tls import CertKey, KeyStore, ListenerSecureSocket
 
-__all__ = ["BwsService", "Options", "buildService", "makeService", "serviceFromRecords"]
+__all__ = ["BwsService", "Options", "buildService", "makeService", "serverConfigFrom",
+           "serviceFromRecords"]
 
 #: The service ``twistd bws`` serves without ``--service``, named as ``--service`` names one.
 DEFAULT_SERVICE = "bws.testing.echo:EchoUpgradeService"
@@ -64,6 +65,20 @@ def _positive(name: str, kind: Callable[[str], float] = int) -> Callable[[str], 
         return number
 
     return convert
+
+
+def _workers(value: str) -> int:
+    from bws.workers import parseWorkers
+
+    number: int | str = value
+    try:
+        number = int(value)
+    except ValueError:
+        pass
+    try:
+        return parseWorkers(number, "--workers")
+    except ConfigurationError as e:
+        raise usage.UsageError(str(e)) from None
 
 
 def _readSecret(path: str | None, env: str | None, what: str) -> str | None:
@@ -163,6 +178,10 @@ Examples:
         ["ciphers", None, None, "Comma-separated IANA cipher suite names."],
         ["auth-scopes", None, None, "With --auth: the scopes a principal must hold one of "
                                     "(comma-separated); 403 otherwise."],
+        ["workers", None, None, "Processes serving the listeners: N, or auto (one per "
+                                "core). The listeners are bound once and shared; a worker "
+                                "that dies is restarted (docs/workers.rst). Default: this "
+                                "one process.", _workers],
     ]
     optFlags = [
         ["no-compression", None, "Do not negotiate permessage-deflate."],
@@ -178,6 +197,13 @@ Examples:
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        #: The arguments parsed, as given: ``--workers`` children parse the same ones.
+        self.argv: list[str] = []
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """Parse ``options`` (``sys.argv[1:]`` when None), remembering them in ``argv``."""
+        self.argv = list(sys.argv[1:] if options is None else options)
+        super().parseOptions(options)
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted endpoint string to listen on instead of --port/--host, e.g.
@@ -248,6 +274,7 @@ Examples:
                 checkListeners(self["serverConfig"])
             except ConfigurationError as e:
                 raise usage.UsageError(_oneLine(e)) from None
+            self["workers"] = self["serverConfig"].workers
             return
         if self["auth-scopes"] and not self.get("credCheckers"):
             raise usage.UsageError("--auth-scopes needs --auth")
@@ -514,8 +541,16 @@ def serviceFromRecords(server: ServerConfig, reactor: Any = None) -> BwsService:
 
 def buildService(options: Options) -> BwsService:
     """The listeners the options (or ``--config``'s file) describe, not yet bound."""
+    return serviceFromRecords(serverConfigFrom(options))
+
+
+def serverConfigFrom(options: Options) -> ServerConfig:
+    """The records the options (or ``--config``'s file) describe: every listener and every
+    service, as :func:`serviceFromRecords` takes them (``--workers`` children rebuild them
+    from the same arguments, then swap each listener's address for an adopted socket)."""
     if options.get("serverConfig") is not None:
-        return serviceFromRecords(options["serverConfig"])
+        server: ServerConfig = options["serverConfig"]
+        return server
     config = ListenerConfiguration(
         host=options["host"], secureSocket=options["secureSocket"],
         timeout=options["timeout"], server=options["server"],
@@ -527,16 +562,30 @@ def buildService(options: Options) -> BwsService:
         listeners = (ListenerEntry(options["port"], config,
                                    f"{options['host']}:{options['port']} (--host/--port)"),)
     services = (ServiceEntry(options["upgradeService"], options["path"], options["service"]),)
-    return serviceFromRecords(ServerConfig(listeners, services))
+    return ServerConfig(listeners, services, workers=options["workers"])
 
 
-def makeService(options: Options) -> BwsService:
-    """The service ``twistd bws`` runs, its ports already bound.
+def makeService(options: Options) -> service.Service:
+    """The service ``twistd bws`` runs, its ports already bound: the :class:`BwsService`,
+    or with ``--workers`` a :class:`bws.workers.WorkersService` that shares its bound
+    ports with the worker processes it starts.
 
     Binding here, before twistd logs, daemonizes or writes its pid file, is what makes a
     port that is taken (or an address that is not this host's) stop ``twistd bws`` at once
     with one line on stderr and exit status 1, as ``twistd web`` exits 1.
     """
-    bwsService = buildService(options)
+    server = serverConfigFrom(options)
+    if server.workers is not None:
+        from bws.workers import checkShareable
+
+        where = (f"{os.path.basename(options['config'])}:workers" if options["config"]
+                 else "--workers")
+        checkShareable(server, where)
+    bwsService = serviceFromRecords(server)
     bwsService.bind()
-    return bwsService
+    if server.workers is None:
+        return bwsService
+    from bws.workers import WorkersService, stopTimeoutFor
+
+    return WorkersService(bwsService, server.workers, options.argv,
+                          stopTimeout=stopTimeoutFor(server))

@@ -75,6 +75,7 @@ LAYERS: dict[str, int] = {
     "bws.__main__": 5,
     "bws.configfile": 5,
     "bws.workers": 5,
+    "bws._worker": 5,
     "bws.testing": 5,
     "bws.testing.": 5,
 }

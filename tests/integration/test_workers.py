@@ -1,0 +1,303 @@
+"""``twistd bws --workers N`` as real processes: one port, N workers answering on it, a
+killed worker replaced while the port keeps answering, SIGTERM draining every worker with
+1001, a crash loop ending the parent with status 1, TLS and auth in every worker.
+
+The parent binds port 0 and logs its URL; the tests parse it, and the pid of every worker
+from the parent's log. A service from this folder (``workerservice.PidUpgrade``) answers
+every message with the pid of the process serving it. Nothing waits on the clock: each
+step waits for a log line, an answer, or a process's end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import trustme
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.error import ProcessDone
+from twisted.internet.protocol import ProcessProtocol
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.python.failure import Failure
+from twisted.trial.unittest import TestCase
+
+import bws
+from bws.errors import ConnectionClosureError, InvalidHandshakeError
+from bws.tls import ClientSecureSocket
+
+ROOT = Path(__file__).resolve().parents[2]
+TWISTD = ["-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", "bws"]
+PID_SERVICE = "tests.integration.workerservice:PidUpgrade"
+USERS = ROOT / "docs" / "examples" / "users.toml"
+
+SERVING = re.compile(r"\] bws: serving \S+ at (wss?://\S+) \(path \S+\)$")
+STARTED = re.compile(r"bws: worker (\d+) started \(pid (\d+)\)$")
+WORKER_SERVING = re.compile(r"\[worker (\d+) pid (\d+)\] bws: serving ")
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This checkout's ``bws`` first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+class Parent(ProcessProtocol):
+    """A running ``twistd bws --workers``: its log lines, and Deferreds waiting for some."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.partial = b""
+        self.waiting: list[tuple[re.Pattern[str], int, Deferred[re.Match[str]]]] = []
+        #: Fires with None once the process has ended; ``reason`` says how.
+        self.ended: Deferred[None] = Deferred()
+        self.reason: Failure | None = None
+        self.pid = 0
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self.lines.append(line.decode("utf-8", "replace"))
+        for entry in list(self.waiting):
+            pattern, since, d = entry
+            match = self._search(pattern, since)
+            if match is not None:
+                self.waiting.remove(entry)
+                d.callback(match)
+
+    def _search(self, pattern: re.Pattern[str], since: int) -> re.Match[str] | None:
+        for line in self.lines[since:]:
+            match = pattern.search(line)
+            if match is not None:
+                return match
+        return None
+
+    def waitFor(self, pattern: re.Pattern[str] | str, since: int = 0) -> Deferred[re.Match[str]]:
+        """The first log line from number ``since`` on that matches ``pattern``."""
+        compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+        match = self._search(compiled, since)
+        if match is not None:
+            return Deferred.fromCoroutine(_value(match))
+        d: Deferred[re.Match[str]] = Deferred()
+        if self.ended.called:
+            d.errback(AssertionError(f"twistd bws exited before {compiled.pattern!r}:\n"
+                                     + self.log()))
+        else:
+            self.waiting.append((compiled, since, d))
+        return d
+
+    def log(self) -> str:
+        return "\n".join(self.lines + [self.partial.decode("utf-8", "replace")])
+
+    def processEnded(self, reason: Failure) -> None:
+        if self.partial:
+            self.lines.append(self.partial.decode("utf-8", "replace"))
+            self.partial = b""
+        for pattern, _, d in self.waiting:
+            d.errback(AssertionError(f"twistd bws exited before {pattern.pattern!r}:\n"
+                                     + self.log()))
+        self.waiting = []
+        self.reason = reason
+        self.ended.callback(None)
+
+    def workerPids(self) -> set[int]:
+        """Every worker pid the parent logged as started."""
+        return {int(m.group(2)) for line in self.lines if (m := STARTED.search(line))}
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class WorkersTests(TestCase):
+    """``twistd bws --workers 2`` serving ``PidUpgrade`` on a port the OS picks."""
+
+    timeout = 180
+
+    def start(self, *argv: str, env: dict[str, str] | None = None) -> Parent:
+        parent = Parent()
+        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+            parent, sys.executable, [sys.executable, *TWISTD, *argv],
+            env=env or environment(), path=str(ROOT))
+        parent.pid = transport.pid
+
+        def stop() -> Deferred[Any]:
+            if not parent.ended.called:
+                transport.signalProcess("TERM")
+
+            def noStrays(_: Any) -> None:
+                for pid in parent.workerPids():
+                    if alive(pid):
+                        os.kill(pid, signal.SIGKILL)
+
+            return parent.ended.addCallback(noStrays)
+
+        self.addCleanup(stop)
+        return parent
+
+    def startWorkers(self, *extra: str, service: str = PID_SERVICE) -> Parent:
+        return self.start("--workers", "2", "--port", "0", "--host", "127.0.0.1",
+                          "--service", service, *extra)
+
+    @inlineCallbacks
+    def ready(self, parent: Parent, count: int = 2) -> Any:
+        """The parent's URL once ``count`` workers said they serve, and their pids."""
+        url = (yield parent.waitFor(SERVING)).group(1)
+        pids: dict[int, int] = {}
+        since = 0
+        while len(pids) < count:
+            match = yield parent.waitFor(WORKER_SERVING, since)
+            since = parent.lines.index(match.string) + 1
+            pids[int(match.group(1))] = int(match.group(2))
+        return url, pids
+
+    @inlineCallbacks
+    def askPid(self, url: str, **config: Any) -> Any:
+        """Connect, ask, close: the pid of the worker that answered."""
+        client = yield bws.Client.connect(url, **config)
+        yield client.writeTextMessage("pid?")
+        pid = int((yield client.readTextMessage()))
+        yield client.close()
+        return pid
+
+    @inlineCallbacks
+    def reachBoth(self, url: str, pids: set[int], **config: Any) -> Any:
+        """Connections one after the other until each of ``pids`` has answered one; the
+        number of connections it took."""
+        seen: set[int] = set()
+        count = 0
+        while seen != pids:
+            pid = yield self.askPid(url, **config)
+            self.assertIn(pid, pids)
+            seen.add(pid)
+            count += 1
+        return count
+
+    @inlineCallbacks
+    def test_twoWorkersAnswer(self) -> Any:
+        """Connections to the one port are served by the two workers, each its own
+        process (neither is the parent)."""
+        parent = self.startWorkers()
+        url, pids = yield self.ready(parent)
+        self.assertRegex(url, r"^ws://127\.0\.0\.1:\d+/$")
+        self.assertEqual(len(set(pids.values())), 2)
+        self.assertNotIn(parent.pid, pids.values())
+        yield self.reachBoth(url, set(pids.values()))
+
+    @inlineCallbacks
+    def test_killedWorkerReplaced(self) -> Any:
+        """A worker killed with SIGKILL is replaced by a new process; every connection
+        made meanwhile is answered (by the other worker, then also by the new one)."""
+        parent = self.startWorkers()
+        url, pids = yield self.ready(parent)
+        since = len(parent.lines)
+        os.kill(pids[1], signal.SIGKILL)
+        replaced = parent.waitFor(r"bws: worker 1 started \(pid (\d+)\)", since)
+        answers = []
+        while not replaced.called or int(replaced.result.group(1)) not in answers:
+            answers.append((yield self.askPid(url)))
+        newPid = int(replaced.result.group(1))
+        self.assertNotIn(newPid, pids.values())
+        self.assertEqual(set(answers) - {pids[2], newPid}, set())
+        exited = yield parent.waitFor(r"bws: worker 1 \(pid \d+\) exited: .*", since)
+        self.assertEqual(exited.group(0), f"bws: worker 1 (pid {pids[1]}) exited: killed by "
+                                          "signal 9 (SIGKILL); restarting it in 0.2 s")
+        self.assertTrue(alive(pids[2]))
+
+    @inlineCallbacks
+    def test_sigtermDrains(self) -> Any:
+        """SIGTERM to the parent: every open connection, on both workers, is closed with
+        1001; the parent exits 0 and no worker is left."""
+        parent = self.startWorkers()
+        url, pids = yield self.ready(parent)
+        clients: list[Any] = []
+        reached: set[int] = set()
+        while reached != set(pids.values()) or len(clients) < 4:
+            client = yield bws.Client.connect(url)
+            yield client.writeTextMessage("pid?")
+            reached.add(int((yield client.readTextMessage())))
+            clients.append(client)
+        reads = [client.readTextMessage() for client in clients]
+        os.kill(parent.pid, signal.SIGTERM)
+        for read in reads:
+            error = yield self.assertFailure(read, ConnectionClosureError)
+            self.assertIn("Status code: 1001", str(error))
+        yield parent.ended
+        assert parent.reason is not None
+        self.assertIsInstance(parent.reason.value, ProcessDone, parent.log())
+        self.assertFalse([pid for pid in parent.workerPids() if alive(pid)])
+        for number, pid in pids.items():
+            self.assertIn(f"bws: worker {number} (pid {pid}) exited: exit status 0",
+                          parent.log())
+
+    @inlineCallbacks
+    def test_crashLoop(self) -> Any:
+        """A service that cannot start in a worker: each worker is restarted with a
+        growing delay, then given up with one line; with none left the parent exits 1."""
+        parent = self.start(
+            "--workers", "2", "--port", "0", "--host", "127.0.0.1", "--service",
+            "tests.integration.workerservice:onlyInParent",
+            env=environment(BWS_TEST_PID=str(os.getpid())))
+        yield parent.ended
+        log = parent.log()
+        assert parent.reason is not None
+        self.assertEqual(getattr(parent.reason.value, "exitCode", None), 1, log)
+        for number in (1, 2):
+            self.assertIn(f"bws: worker {number} exited 5 times in a row within 30 s of "
+                          "starting: crash loop, not restarted", log)
+            self.assertEqual(len(re.findall(rf"bws: worker {number} started", log)), 5)
+        self.assertIn("cannot start in a worker", log)
+        self.assertIn("restarting it in 0.2 s", log)
+        self.assertIn("restarting it in 1.6 s", log)
+        self.assertIn("bws: no worker left; stopping with exit status 1", log)
+
+    @inlineCallbacks
+    def test_tlsAndAuth(self) -> Any:
+        """wss:// with --workers 2: both workers present the certificate and check the
+        credentials (401 without them)."""
+        folder = Path(self.mktemp()).resolve()
+        folder.mkdir()
+        ca = trustme.CA()
+        leaf = ca.issue_cert("127.0.0.1", "localhost")
+        ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+        leaf.cert_chain_pems[0].write_to_path(str(folder / "server.pem"))
+        leaf.private_key_pem.write_to_path(str(folder / "server.key"))
+        parent = self.startWorkers("--cert", str(folder / "server.pem"),
+                                   "--key", str(folder / "server.key"),
+                                   "--auth", f"toml:{USERS}")
+        url, pids = yield self.ready(parent)
+        self.assertTrue(url.startswith("wss://127.0.0.1:"), url)
+        secure = ClientSecureSocket(cert=str(folder / "ca.pem"))
+        yield self.reachBoth(url, set(pids.values()), secureSocket=secure,
+                             auth={"username": "eve", "password": "123"})
+        error = yield self.assertFailure(
+            bws.Client.connect(url, secureSocket=secure), InvalidHandshakeError)
+        self.assertIn("401", str(error))
+
+    @inlineCallbacks
+    def test_badWorkers(self) -> Any:
+        """--workers 0 or x: twistd exits 1 at once, its last line naming --workers."""
+        for value, shown in (("0", "0"), ("x", "'x'")):
+            out, err, code = yield getProcessOutputAndValue(
+                sys.executable, [*TWISTD, "--workers", value], env=environment(),
+                path=str(ROOT))
+            output = (out + err).decode("utf-8", "replace").strip()
+            self.assertEqual(code, 1, output)
+            last = output.splitlines()[-1]
+            self.assertTrue(last.endswith(
+                f": --workers: must be a positive integer or \"auto\", got {shown}"), last)
