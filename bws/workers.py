@@ -301,9 +301,10 @@ class WorkersService(service.Service):
         return DeferredList(waits).addCallback(self._stopped)
 
     def _stopped(self, result: object) -> None:
-        """Every worker has exited: the stop is complete, so twistd exits 0 instead of
-        re-raising the signal that asked for it (its default, which also loses the log
-        lines still buffered for a file or a pipe: journald's, a test's)."""
+        """Every worker has exited: the drain asked for is complete, so the process exits
+        0 instead of twistd's default of re-raising the signal that stopped it (status
+        143 for SIGTERM), and a supervisor tells this orderly stop from a crash by the
+        status alone."""
         if getattr(self.reactor, "_exitSignal", None) is not None:
             self.reactor._exitSignal = None
 

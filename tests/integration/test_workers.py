@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from twisted.internet.error import ProcessDone
 from twisted.internet.protocol import ProcessProtocol
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.python.failure import Failure
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 import bws
 from bws.errors import ConnectionClosureError, InvalidHandshakeError
@@ -33,7 +36,8 @@ from bws.tls import ClientSecureSocket
 ROOT = Path(__file__).resolve().parents[2]
 TWISTD = ["-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", "bws"]
 PID_SERVICE = "tests.integration.workerservice:PidUpgrade"
-USERS = ROOT / "docs" / "examples" / "users.toml"
+EXAMPLES = ROOT / "docs" / "examples"
+USERS = EXAMPLES / "users.toml"
 
 SERVING = re.compile(r"\] bws: serving \S+ at (wss?://\S+) \(path \S+\)$")
 STARTED = re.compile(r"bws: worker (\d+) started \(pid (\d+)\)$")
@@ -117,11 +121,41 @@ async def _value(value: Any) -> Any:
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
         return False
-    return True
+    return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+
+
+@inlineCallbacks
+def ready(parent: Parent, count: int = 2) -> Any:
+    """The parent's URL once ``count`` workers said they serve, and their pids by number."""
+    url = (yield parent.waitFor(SERVING)).group(1)
+    pids: dict[int, int] = {}
+    since = 0
+    while len(pids) < count:
+        match = yield parent.waitFor(WORKER_SERVING, since)
+        since = parent.lines.index(match.string) + 1
+        pids[int(match.group(1))] = int(match.group(2))
+    return url, pids
+
+
+def waitGone(pid: int) -> Deferred[None]:
+    """Fires once no process has ``pid`` (an orphan is reaped by init): checked after
+    each turn of the reactor, so it does not wait on the clock."""
+    done: Deferred[None] = Deferred()
+
+    def check() -> None:
+        if alive(pid):
+            reactor.callLater(0, check)  # type: ignore[attr-defined]
+        else:
+            done.callback(None)
+
+    check()
+    return done
 
 
 class WorkersTests(TestCase):
@@ -155,18 +189,6 @@ class WorkersTests(TestCase):
                           "--service", service, *extra)
 
     @inlineCallbacks
-    def ready(self, parent: Parent, count: int = 2) -> Any:
-        """The parent's URL once ``count`` workers said they serve, and their pids."""
-        url = (yield parent.waitFor(SERVING)).group(1)
-        pids: dict[int, int] = {}
-        since = 0
-        while len(pids) < count:
-            match = yield parent.waitFor(WORKER_SERVING, since)
-            since = parent.lines.index(match.string) + 1
-            pids[int(match.group(1))] = int(match.group(2))
-        return url, pids
-
-    @inlineCallbacks
     def askPid(self, url: str, **config: Any) -> Any:
         """Connect, ask, close: the pid of the worker that answered."""
         client = yield bws.Client.connect(url, **config)
@@ -193,7 +215,7 @@ class WorkersTests(TestCase):
         """Connections to the one port are served by the two workers, each its own
         process (neither is the parent)."""
         parent = self.startWorkers()
-        url, pids = yield self.ready(parent)
+        url, pids = yield ready(parent)
         self.assertRegex(url, r"^ws://127\.0\.0\.1:\d+/$")
         self.assertEqual(len(set(pids.values())), 2)
         self.assertNotIn(parent.pid, pids.values())
@@ -204,7 +226,7 @@ class WorkersTests(TestCase):
         """A worker killed with SIGKILL is replaced by a new process; every connection
         made meanwhile is answered (by the other worker, then also by the new one)."""
         parent = self.startWorkers()
-        url, pids = yield self.ready(parent)
+        url, pids = yield ready(parent)
         since = len(parent.lines)
         os.kill(pids[1], signal.SIGKILL)
         replaced = parent.waitFor(r"bws: worker 1 started \(pid (\d+)\)", since)
@@ -224,7 +246,7 @@ class WorkersTests(TestCase):
         """SIGTERM to the parent: every open connection, on both workers, is closed with
         1001; the parent exits 0 and no worker is left."""
         parent = self.startWorkers()
-        url, pids = yield self.ready(parent)
+        url, pids = yield ready(parent)
         clients: list[Any] = []
         reached: set[int] = set()
         while reached != set(pids.values()) or len(clients) < 4:
@@ -244,6 +266,23 @@ class WorkersTests(TestCase):
         for number, pid in pids.items():
             self.assertIn(f"bws: worker {number} (pid {pid}) exited: exit status 0",
                           parent.log())
+
+    @inlineCallbacks
+    def test_parentKilled(self) -> Any:
+        """The parent killed with SIGKILL: each worker sees its stdin end and drains by
+        itself (1001 to its clients), then exits; none is left behind."""
+        parent = self.startWorkers()
+        url, pids = yield ready(parent)
+        client = yield bws.Client.connect(url)
+        yield client.writeTextMessage("pid?")
+        yield client.readTextMessage()
+        closed = client.readTextMessage()
+        os.kill(parent.pid, signal.SIGKILL)
+        error = yield self.assertFailure(closed, ConnectionClosureError)
+        self.assertIn("Status code: 1001", str(error))
+        yield parent.ended
+        for pid in pids.values():
+            yield waitGone(pid)
 
     @inlineCallbacks
     def test_crashLoop(self) -> Any:
@@ -280,7 +319,7 @@ class WorkersTests(TestCase):
         parent = self.startWorkers("--cert", str(folder / "server.pem"),
                                    "--key", str(folder / "server.key"),
                                    "--auth", f"toml:{USERS}")
-        url, pids = yield self.ready(parent)
+        url, pids = yield ready(parent)
         self.assertTrue(url.startswith("wss://127.0.0.1:"), url)
         secure = ClientSecureSocket(cert=str(folder / "ca.pem"))
         yield self.reachBoth(url, set(pids.values()), secureSocket=secure,
@@ -301,3 +340,80 @@ class WorkersTests(TestCase):
             last = output.splitlines()[-1]
             self.assertTrue(last.endswith(
                 f": --workers: must be a positive integer or \"auto\", got {shown}"), last)
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SystemdUnitTests(TestCase):
+    """docs/examples/bws.service: systemd accepts it, and its command serves with
+    workers and stops as ``KillMode=mixed`` stops it (SIGTERM to the parent only)."""
+
+    timeout = 180
+
+    def unit(self) -> str:
+        return (EXAMPLES / "bws.service").read_text("utf-8")
+
+    def execStart(self) -> list[str]:
+        [line] = [line for line in self.unit().splitlines() if line.startswith("ExecStart=")]
+        return shlex.split(line.removeprefix("ExecStart="))
+
+    @inlineCallbacks
+    def test_verify(self) -> Any:
+        """``systemd-analyze verify`` finds nothing to say (the paths made this host's)."""
+        analyze = shutil.which("systemd-analyze")
+        if analyze is None:
+            raise SkipTest("systemd-analyze is not installed (Debian's systemd package)")
+        twistd = Path(sys.executable).parent / "twistd"
+        folder = Path(self.mktemp()).resolve()
+        folder.mkdir()
+        text = self.unit()
+        self.assertIn("/srv/bws/.venv/bin/twistd ", text)
+        text = text.replace("/srv/bws/.venv/bin/twistd", str(twistd))
+        text = text.replace("/srv/bws", str(folder))
+        (folder / "bws.service").write_text(text, "utf-8")
+        out, err, code = yield getProcessOutputAndValue(
+            analyze, ["verify", str(folder / "bws.service")], env=dict(os.environ))
+        self.assertEqual((code, out + err), (0, b""))
+
+    @inlineCallbacks
+    def test_execStart(self) -> Any:
+        """ExecStart, run in WorkingDirectory on the example file (two workers, a free
+        port): both workers serve the echo; SIGTERM to the parent alone drains them and
+        the parent exits 0."""
+        argv = self.execStart()
+        self.assertEqual(argv[:4], ["/srv/bws/.venv/bin/twistd", "--nodaemon", "--pidfile=",
+                                    "bws"])
+        self.assertEqual(argv[4:], ["--config", "/srv/bws/bws-workers.toml"])
+        folder = Path(self.mktemp()).resolve()
+        folder.mkdir()
+        port = freePort()
+        text = (EXAMPLES / "bws-workers.toml").read_text("utf-8")
+        self.assertIn('workers = "auto"', text)
+        self.assertIn("port = 9090\n", text)
+        text = text.replace('workers = "auto"', "workers = 2")  # not one per core of CI
+        (folder / "bws-workers.toml").write_text(text.replace("port = 9090\n",
+                                                              f"port = {port}\n"), "utf-8")
+        parent = Parent()
+        args = [sys.executable, *TWISTD[:2], *argv[1:4], "--config",
+                str(folder / "bws-workers.toml")]
+        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+            parent, sys.executable, args, env=environment(), path=str(folder))
+        self.addCleanup(lambda: parent.ended if parent.ended.called
+                        else (transport.signalProcess("KILL"), parent.ended)[1])
+        url, pids = yield ready(parent)
+        self.assertEqual(url, f"ws://0.0.0.0:{port}/echo")
+        client = yield bws.Client.connect(f"ws://127.0.0.1:{port}/echo")
+        yield client.writeTextMessage("hello")
+        self.assertEqual((yield client.readTextMessage()), "hello")
+        closed = client.readTextMessage()
+        transport.signalProcess("TERM")
+        error = yield self.assertFailure(closed, ConnectionClosureError)
+        self.assertIn("Status code: 1001", str(error))
+        yield parent.ended
+        assert parent.reason is not None
+        self.assertIsInstance(parent.reason.value, ProcessDone, parent.log())
+        self.assertFalse([pid for pid in pids.values() if alive(pid)])
