@@ -136,6 +136,8 @@ Examples:
       wss://0.0.0.0:8443/
   twistd -n --pidfile= bws --auth toml:users.toml --auth-scopes write
       Basic authentication against a TOML user store
+  twistd -n --pidfile= bws --workers auto
+      one process per core, all serving port 9090 (docs/workers.rst)
 """
 
     optParameters = [

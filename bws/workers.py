@@ -275,8 +275,9 @@ class WorkersService(service.Service):
         for serviceName, url, path in self.served.served():
             self.log.info("bws: serving {service} at {url} (path {path})",
                           service=serviceName, url=url, path=path)
-        self.log.info("bws: {count} worker processes share the listeners",
-                      count=len(self.slots))
+        self.log.info("bws: {count} worker {processes} the listeners",
+                      count=len(self.slots), processes="process serves" if len(self.slots) == 1
+                      else "processes share")
         for slot in self.slots:
             self.spawn(slot)
 
