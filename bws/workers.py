@@ -74,18 +74,30 @@ def parseWorkers(value: object, where: str) -> int:
 
 
 def checkShareable(server: ServerConfig, where: str) -> None:
-    """Refuse, before anything is bound, a listener that workers cannot share: an ``ssl:``
-    endpoint string (its TLS lives in the endpoint, which a child adopting the bare socket
-    would not have; give the certificate as ``--cert``/``--key`` or ``secureSocket``).
+    """Refuse, before anything is bound, a listener that workers cannot share:
+
+    - an ``ssl:`` endpoint string: its TLS lives in the endpoint, which a worker adopting
+      the bare socket would not have (give the certificate as ``--cert``/``--key`` or
+      ``secureSocket``, with a ``tcp:`` endpoint);
+    - a ``unix:`` endpoint string: Twisted's UNIX port removes the socket's file when it
+      closes, so every process would, each but the first failing.
 
     :raise SystemExit: one line naming ``where`` and the listener.
     """
     for entry in server.listeners:
-        if isinstance(entry.address, str) and entry.address.startswith("ssl:"):
+        if not isinstance(entry.address, str):
+            continue
+        kind = entry.address.partition(":")[0]
+        if kind == "ssl":
             raise SystemExit(
                 f"twistd bws: {where}: {entry.label} is an ssl: endpoint, which worker "
                 "processes cannot share; give the certificate with --cert/--key (or the "
                 "listener's secureSocket) and a tcp: endpoint")
+        if kind == "unix":
+            raise SystemExit(
+                f"twistd bws: {where}: {entry.label} is a unix: endpoint, which worker "
+                "processes cannot share yet (each would remove the socket file); use a "
+                "tcp: endpoint")
 
 
 def stopTimeoutFor(server: ServerConfig) -> float | None:

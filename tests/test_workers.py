@@ -5,6 +5,7 @@ real processes)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -16,7 +17,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from bws.config import ConfigurationError
-from bws.tap import Options
+from bws.tap import Options, makeService
 from bws.workers import (
     CHILD_MODULE,
     RestartPolicy,
@@ -104,6 +105,20 @@ class ValueTests(SynchronousTestCase):
         error = self.assertRaises(usage.UsageError, Options().parseOptions,
                                   ["--config", "bws.toml", "--workers", "2"])
         self.assertIn("cannot be combined with --workers", str(error))
+
+    def test_notShareable(self) -> None:
+        """ssl: and unix: endpoints are refused with --workers, before anything is bound,
+        in one line naming the option and the listener."""
+        examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+        tls = f"ssl:0:privateKey={examples / 'jwt-signer.key'}:certKey={examples / 'jwt-signer.crt'}"
+        for endpoint, kind in ((tls, "an ssl:"),
+                               ("unix:/tmp/bws-workers-test.sock", "a unix:")):
+            options = Options()
+            options.parseOptions(["--workers", "2", "--listen", endpoint])
+            error = self.assertRaises(SystemExit, makeService, options)
+            self.assertTrue(str(error).startswith(
+                f"twistd bws: --workers: --listen {endpoint} is {kind} endpoint, which "
+                "worker processes cannot share"), str(error))
 
     def test_describeExit(self) -> None:
         self.assertEqual(describeExit(Failure(ProcessDone(0))), "exit status 0")
