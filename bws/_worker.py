@@ -100,13 +100,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         if reactor is not None:
             reactor.callFromThread(stop)
 
-    # First, before the imports (seconds on a busy machine): one stop, and every later
-    # signal ignored to the end (a terminal or systemd may signal the worker as well as
-    # the parent, which then sends its own SIGTERM). The reactor's handlers are not
-    # installed: it would remove them when it stops.
+    def installSignals() -> None:
+        signal.signal(signal.SIGTERM, onSignal)
+        signal.signal(signal.SIGINT, onSignal)
+
+    # First, before the imports (seconds on a busy machine), and again once the reactor
+    # has put its own in place (keeping its SIGCHLD handling for services that spawn
+    # processes): one stop, every later signal ignored to the end (a terminal or systemd
+    # may signal the worker as well as the parent, which then sends its own SIGTERM).
     reactor: Any = None
-    signal.signal(signal.SIGTERM, onSignal)
-    signal.signal(signal.SIGINT, onSignal)
+    installSignals()
 
     from twisted.internet import reactor as globalReactor
 
@@ -142,10 +145,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     bwsService.setServiceParent(application)
     globalLogBeginner.beginLoggingTo([LineObserver(sys.stdout)], redirectStandardIO=False)
     ParentPipe(reactor, stop).startReading()
+    reactor.callWhenRunning(installSignals)
     app.startApplication(application, False)
     if stopping:
         reactor.callWhenRunning(stop)
-    reactor.run(installSignalHandlers=False)
+    reactor.run()
+    # Python puts the default actions back for the signals it handles when it exits; an
+    # ignored signal is left ignored, so a late SIGTERM cannot kill the exit half-way.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
