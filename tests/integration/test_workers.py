@@ -35,6 +35,8 @@ from bws.tls import ClientSecureSocket
 
 ROOT = Path(__file__).resolve().parents[2]
 TWISTD = ["-c", "from twisted.scripts.twistd import run; run()", "-n", "--pidfile=", "bws"]
+#: Runs the rest of the command line in a process group of its own, as a shell's job.
+SETSID = "import os, sys; os.setsid(); os.execv(sys.executable, [sys.executable] + sys.argv[1:])"
 PID_SERVICE = "tests.integration.workerservice:PidUpgrade"
 EXAMPLES = ROOT / "docs" / "examples"
 USERS = EXAMPLES / "users.toml"
@@ -159,10 +161,12 @@ class WorkersTests(TestCase):
 
     timeout = 180
 
-    def start(self, *argv: str, env: dict[str, str] | None = None) -> Parent:
+    def start(self, *argv: str, env: dict[str, str] | None = None,
+              ownGroup: bool = False) -> Parent:
         parent = Parent()
+        prefix = ["-c", SETSID] if ownGroup else []
         transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-            parent, sys.executable, [sys.executable, *TWISTD, *argv],
+            parent, sys.executable, [sys.executable, *prefix, *TWISTD, *argv],
             env=env or environment(), path=str(ROOT))
         parent.pid = transport.pid
 
@@ -180,9 +184,10 @@ class WorkersTests(TestCase):
         self.addCleanup(stop)
         return parent
 
-    def startWorkers(self, *extra: str, service: str = PID_SERVICE) -> Parent:
+    def startWorkers(self, *extra: str, service: str = PID_SERVICE,
+                     ownGroup: bool = False) -> Parent:
         return self.start("--workers", "2", "--port", "0", "--host", "127.0.0.1",
-                          "--service", service, *extra)
+                          "--service", service, *extra, ownGroup=ownGroup)
 
     @inlineCallbacks
     def askPid(self, url: str, **config: Any) -> Any:
@@ -261,6 +266,25 @@ class WorkersTests(TestCase):
         assert parent.reason is not None
         self.assertIsInstance(parent.reason.value, ProcessDone, parent.log())
         self.assertFalse([pid for pid in parent.workerPids() if alive(pid)])
+        for number, pid in pids.items():
+            self.assertIn(f"bws: worker {number} (pid {pid}) exited: exit status 0",
+                          parent.log())
+
+    @inlineCallbacks
+    def test_groupSigterm(self) -> Any:
+        """SIGTERM to the whole process group (a terminal's Ctrl-C, systemd's default
+        KillMode): each worker drains once, ignoring the parent's SIGTERM that follows,
+        and exits 0; so does the parent."""
+        parent = self.startWorkers(ownGroup=True)
+        url, pids = yield ready(parent)
+        client = yield bws.Client.connect(url)
+        closed = client.readTextMessage()
+        os.killpg(parent.pid, signal.SIGTERM)
+        error = yield self.assertFailure(closed, ConnectionClosureError)
+        self.assertIn("Status code: 1001", str(error))
+        yield parent.ended
+        assert parent.reason is not None
+        self.assertIsInstance(parent.reason.value, ProcessDone, parent.log())
         for number, pid in pids.items():
             self.assertIn(f"bws: worker {number} (pid {pid}) exited: exit status 0",
                           parent.log())
