@@ -26,7 +26,7 @@ from functools import partial
 
 from picows import WSListener, WSMsgType, ws_connect
 
-from benchmarks.procstat import cpu_seconds, rss_bytes
+from benchmarks.procstat import connections_per_process, cpu_seconds, rss_bytes, tree_cpu_seconds
 
 try:
     from uvloop import run as run_loop
@@ -244,7 +244,7 @@ class Window:
             "bytes": c.bytes,
             "writes": c.writes,
             "wall_s": time.perf_counter(),
-            "server_cpu_s": cpu_seconds(self.pid),
+            "server_cpu_s": tree_cpu_seconds(self.pid),
             "client_cpu_s": cpu_seconds(),
         }
 
@@ -304,6 +304,7 @@ async def stream(
     for d in drivers:
         d.start()
     result = await Window(counter, args.server_pid).measure(args.warmup, args.duration)
+    result["conns_per_worker"] = connections_per_process(args.server_pid, args.port)
     errors = [d.error for d in drivers if d.error]
     await close_all(drivers)
     if errors:

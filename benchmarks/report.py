@@ -13,7 +13,7 @@ from benchmarks.scenarios import SCENARIOS
 
 SUBJECT = "bws"
 BASELINES = ("autobahn", "websockets", "bws-baseline")
-ORDER = ("autobahn", "websockets", "bws-baseline", "bws")
+ORDER = ("autobahn", "websockets", "bws-baseline", "bws", "bws-w1", "bws-w2")
 MISSING = "—"
 
 

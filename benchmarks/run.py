@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import select
 import shutil
@@ -32,7 +33,7 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.clients import CLIENTS
 from benchmarks.scenarios import SCENARIOS
-from benchmarks.servers import SERVERS
+from benchmarks.servers import SERVERS, WORKER_SERVERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVERS = ("autobahn", "websockets", "bws")
@@ -105,15 +106,17 @@ class Server:
         cmd = [sys.executable, "-m", "benchmarks.servers", self.name, str(self.port)]
         if self.compression:
             cmd.append("--compression")
+        pinned = self.name not in WORKER_SERVERS  # workers get every core
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                self.pinning.prefix(self.pinning.server) + cmd,
+                (self.pinning.prefix(self.pinning.server) if pinned else []) + cmd,
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=self.pinning.preexec(self.pinning.server),
+                preexec_fn=self.pinning.preexec(self.pinning.server) if pinned else None,
             )
-        deadline = time.monotonic() + START_TIMEOUT
+        # Workers start after their parent: give them longer on a busy machine.
+        deadline = time.monotonic() + START_TIMEOUT * (3 if self.name in WORKER_SERVERS else 1)
         while time.monotonic() < deadline:
             if not self.alive:
                 raise Skip(self.name, f"exited with status {self.proc.returncode}: {self.tail()}")
@@ -126,6 +129,9 @@ class Server:
     def ready(self) -> bool:
         if self.name in SAYS_READY:
             return b"READY" in self.log.read_bytes()
+        if self.name in WORKER_SERVERS:  # every worker serving, not just the parent bound
+            serving = re.findall(rb"\[worker \d+ pid \d+\] bws: serving ", self.log.read_bytes())
+            return len(serving) >= WORKER_SERVERS[self.name]
         return port_open(self.port)  # bws.testing.echo prints nothing when it listens
 
     @property

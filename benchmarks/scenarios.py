@@ -45,6 +45,16 @@ def _rate(r: dict) -> float:
     return r["messages"] / r["wall_s"]
 
 
+def _spread(r: dict) -> float:
+    """How far the busiest or idlest worker is from an even share of the connections, in
+    % of that share (0 for one process): ±20 % is the aim of ``--workers``."""
+    counts = r.get("conns_per_worker") or []
+    if len(counts) < 2 or not sum(counts):
+        return 0.0
+    mean = sum(counts) / len(counts)
+    return 100 * max(abs(c - mean) for c in counts) / mean
+
+
 def _util(key: str) -> Callable[[dict], float]:
     return lambda r: 100 * r[key] / r["wall_s"]
 
@@ -87,7 +97,10 @@ SCENARIOS: dict[str, Scenario] = {
             "rr100",
             "100 connections, request/response (32 B text)",
             "loadgen",
-            _load_metrics("msg"),
+            (
+                *_load_metrics("msg"),
+                Metric("conn_spread", "worker conns ±%", _spread, "{:.0f}", False),
+            ),
             budget=1.10,
         ),
         Scenario(

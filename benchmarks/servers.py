@@ -1,6 +1,7 @@
 """Echo servers under test, one per process.
 
-    python -m benchmarks.servers {autobahn|websockets|bws|bws-baseline|picows} PORT [--compression]
+    python -m benchmarks.servers {autobahn|websockets|bws|bws-baseline|bws-w1|bws-w2|picows}
+        PORT [--compression]
 
 Each echoes text and binary messages on 127.0.0.1:PORT and prints ``READY`` once it
 listens.  ``picows`` is not a contender: it is the near-zero-cost reference server used
@@ -17,7 +18,11 @@ import sys
 # Large enough for the 1 MiB scenario, small enough to be a sane production limit.
 MAX_MESSAGE = 16 * 2**20
 
-SERVERS = ("autobahn", "websockets", "bws", "bws-baseline", "picows")
+SERVERS = ("autobahn", "websockets", "bws", "bws-baseline", "bws-w1", "bws-w2", "picows")
+
+#: ``twistd bws --workers N``: one parent and N worker processes, left unpinned (the
+#: workers need the machine's cores); the harness waits for every worker's start-up line.
+WORKER_SERVERS = {"bws-w1": 1, "bws-w2": 2}
 
 
 def _ready() -> None:
@@ -118,6 +123,27 @@ def run_bws_baseline(port: int, compression: bool) -> None:
     os.environ["PYTHONPATH"] = base
     sys.path.insert(0, base)
     run_bws(port, compression)
+
+
+def run_bws_workers(port: int, compression: bool, workers: int) -> None:
+    """Exec ``twistd -n --pidfile= bws --workers N``: the measured PID is the parent, whose
+    workers are its children (the harness measures the whole tree)."""
+    argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n",
+            "--pidfile=", "bws", "--workers", str(workers), "--port", str(port),
+            "--host", "127.0.0.1", "--max-frame-size", str(MAX_MESSAGE),
+            "--max-message-size", str(MAX_MESSAGE)]
+    if not compression:
+        argv.append("--no-compression")
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
+def run_bws_w1(port: int, compression: bool) -> None:
+    run_bws_workers(port, compression, 1)
+
+
+def run_bws_w2(port: int, compression: bool) -> None:
+    run_bws_workers(port, compression, 2)
 
 
 def run_picows(port: int, compression: bool) -> None:

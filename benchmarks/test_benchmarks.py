@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import unittest
 import zlib
 
@@ -33,6 +36,36 @@ class ProcStatTests(unittest.TestCase):
     def test_own_process(self):
         self.assertGreater(procstat.rss_bytes(os.getpid()), 1 << 20)
         self.assertGreaterEqual(procstat.cpu_seconds(), 0)
+
+    def test_tree(self):
+        """A child process is found below this one and its CPU counted with it."""
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+        )
+        try:
+            self.assertIn(child.pid, procstat.descendants(os.getpid()))
+            self.assertGreaterEqual(
+                procstat.tree_cpu_seconds(os.getpid()), procstat.cpu_seconds(child.pid)
+            )
+        finally:
+            child.stdin.close()
+            child.wait()
+
+    def test_connections(self):
+        """The established connections on a port, per process: here, this one holds one."""
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            port = server.getsockname()[1]
+            with socket.create_connection(("127.0.0.1", port)), server.accept()[0]:
+                self.assertEqual(procstat.connections_per_process(os.getpid(), port), [1])
+
+    def test_spread(self):
+        """rr100's worker spread: the farthest worker from an even share, in % of it."""
+        [metric] = [m for m in SCENARIOS["rr100"].metrics if m.key == "conn_spread"]
+        self.assertEqual(metric.compute({"conns_per_worker": [60, 40]}), 20.0)
+        self.assertEqual(metric.compute({"conns_per_worker": [100, 0]}), 100.0)
+        self.assertEqual(metric.compute({"conns_per_worker": [100]}), 0.0)
 
 
 @unittest.skipIf(loadgen is None, "picows/uvloop not installed")

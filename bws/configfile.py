@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.python import usage
 
 from bws.auth._stores import buildEntries
@@ -66,13 +67,14 @@ ServiceLoader = Callable[[str], Any]
 class ListenerEntry:
     """One listener: where it binds and its configuration.
 
-    :ivar address: a port number (bound on ``config.host``) or a Twisted server endpoint
-        string (``"tcp:9090:interface=127.0.0.1"``).
+    :ivar address: a port number (bound on ``config.host``), a Twisted server endpoint
+        string (``"tcp:9090:interface=127.0.0.1"``), or an ``IStreamServerEndpoint`` (a
+        ``--workers`` child's adopted socket).
     :ivar config: the listener's settings; its ``secureSocket`` makes it a wss:// listener.
     :ivar label: what made it, for messages (``bws.toml:[[listeners]][0]``, ``--listen X``).
     """
 
-    address: int | str
+    address: int | str | IStreamServerEndpoint
     config: ListenerConfiguration = attrs.field(factory=ListenerConfiguration)
     label: str = ""
 
@@ -106,7 +108,12 @@ class MetricsEntry:
 @attrs.frozen
 class ServerConfig:
     """What ``twistd bws`` serves: every service on every listener
-    (``bws.tap.serviceFromRecords`` makes the listeners), and optionally metrics."""
+    (``bws.tap.serviceFromRecords`` makes the listeners), and optionally metrics, the
+    groups' broker and worker processes.
+
+    :ivar workers: how many worker processes share the listeners (``bws.workers``);
+        None serves them in this process.
+    """
 
     listeners: tuple[ListenerEntry, ...]
     services: tuple[ServiceEntry, ...]
@@ -116,6 +123,7 @@ class ServerConfig:
     #: default.
     broker: str | None = None
     groupMaxBacklog: int | None = None
+    workers: int | None = None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -148,10 +156,11 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
     """The :class:`ServerConfig` of a parsed TOML document; ``name`` starts every message."""
     _known(data, name + ":", {"listeners", "services", "workers", "metrics", "broker",
                               "groupMaxBacklog"}, top=True)
+    workers = None
     if "workers" in data:
-        raise ConfigurationError(
-            f"{name}:workers: not supported yet (one process serves every listener); "
-            "leave it out")
+        from bws.workers import parseWorkers
+
+        workers = parseWorkers(data["workers"], f"{name}:workers")
     listeners = _array(data, "listeners", name)
     services = _array(data, "services", name)
     parsedServices = tuple(
@@ -169,7 +178,7 @@ def parse(data: Mapping[str, Any], name: str, loadService: ServiceLoader,
         listeners=tuple(_listener(table, f"{name}:[[listeners]][{i}]")
                         for i, table in enumerate(listeners)),
         services=parsedServices, metrics=_metrics(data.get("metrics"), f"{name}:metrics"),
-        **_groupsSettings(data, name))
+        workers=workers, **_groupsSettings(data, name))
 
 
 def _metrics(value: Any, where: str) -> MetricsEntry | None:

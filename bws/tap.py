@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from bws._groups import Groups
     from bws.tls import CertKey, KeyStore, ListenerSecureSocket
 
-__all__ = ["BwsService", "Options", "buildService", "makeService", "serviceFromRecords"]
+__all__ = ["BwsService", "Options", "buildService", "makeService", "serverConfigFrom",
+           "serviceFromRecords"]
 
 #: The service ``twistd bws`` serves without ``--service``, named as ``--service`` names one.
 DEFAULT_SERVICE = "bws.testing.echo:EchoUpgradeService"
@@ -65,6 +66,20 @@ def _positive(name: str, kind: Callable[[str], float] = int) -> Callable[[str], 
         return number
 
     return convert
+
+
+def _workers(value: str) -> int:
+    from bws.workers import parseWorkers
+
+    number: int | str = value
+    try:
+        number = int(value)
+    except ValueError:
+        pass
+    try:
+        return parseWorkers(number, "--workers")
+    except ConfigurationError as e:
+        raise usage.UsageError(str(e)) from None
 
 
 def _readSecret(path: str | None, env: str | None, what: str) -> str | None:
@@ -122,6 +137,8 @@ Examples:
       wss://0.0.0.0:8443/
   twistd -n --pidfile= bws --auth toml:users.toml --auth-scopes write
       Basic authentication against a TOML user store
+  twistd -n --pidfile= bws --workers auto
+      one process per core, all serving port 9090 (docs/workers.rst)
 """
 
     optParameters = [
@@ -175,6 +192,10 @@ Examples:
         ["group-max-backlog", None, None, "Bytes of group broadcasts a member that does not "
                                           "read may have waiting before it is closed 1013 "
                                           "(default 262144).", _positive("group-max-backlog")],
+        ["workers", None, None, "Processes serving the listeners: N, or auto (one per "
+                                "core). The listeners are bound once and shared; a worker "
+                                "that dies is restarted (docs/workers.rst). Default: this "
+                                "one process.", _workers],
     ]
     optFlags = [
         ["no-compression", None, "Do not negotiate permessage-deflate."],
@@ -194,6 +215,13 @@ Examples:
         # An opt_ method's docstring is its help: one paragraph, not its source's lines.
         self.docs = {name: " ".join(doc.split()) if doc else doc
                      for name, doc in self.docs.items()}
+        #: The arguments parsed, as given: ``--workers`` children parse the same ones.
+        self.argv: list[str] = []
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """Parse ``options`` (``sys.argv[1:]`` when None), remembering them in ``argv``."""
+        self.argv = list(sys.argv[1:] if options is None else options)
+        super().parseOptions(options)
 
     def opt_listen(self, endpoint: str) -> None:
         """A Twisted endpoint string to listen on instead of --port/--host, e.g.
@@ -275,6 +303,7 @@ Examples:
                 checkListeners(self["serverConfig"])
             except ConfigurationError as e:
                 raise usage.UsageError(_oneLine(e)) from None
+            self["workers"] = self["serverConfig"].workers
             return
         if self["auth-scopes"] and not self.get("credCheckers"):
             raise usage.UsageError("--auth-scopes needs --auth")
@@ -609,8 +638,16 @@ def groupsFromRecords(server: ServerConfig, reactor: Any = None) -> tuple[Groups
 
 def buildService(options: Options) -> BwsService:
     """The listeners the options (or ``--config``'s file) describe, not yet bound."""
+    return serviceFromRecords(serverConfigFrom(options))
+
+
+def serverConfigFrom(options: Options) -> ServerConfig:
+    """The records the options (or ``--config``'s file) describe: every listener and every
+    service, as :func:`serviceFromRecords` takes them (``--workers`` children rebuild them
+    from the same arguments, then swap each listener's address for an adopted socket)."""
     if options.get("serverConfig") is not None:
-        return serviceFromRecords(options["serverConfig"])
+        server: ServerConfig = options["serverConfig"]
+        return server
     config = ListenerConfiguration(
         host=options["host"], secureSocket=options["secureSocket"],
         timeout=options["timeout"], server=options["server"],
@@ -624,18 +661,33 @@ def buildService(options: Options) -> BwsService:
                                    f"{options['host']}:{options['port']} (--host/--port)"),)
     services = (ServiceEntry(options["upgradeService"], options["path"], options["service"]),)
     metrics = options["metrics"]
-    return serviceFromRecords(ServerConfig(
+    return ServerConfig(
         listeners, services, MetricsEntry(metrics, f"--metrics {metrics}") if metrics else None,
-        broker=options["broker"], groupMaxBacklog=options["group-max-backlog"]))
+        broker=options["broker"], groupMaxBacklog=options["group-max-backlog"],
+        workers=options["workers"])
 
 
-def makeService(options: Options) -> BwsService:
-    """The service ``twistd bws`` runs, its ports already bound.
+def makeService(options: Options) -> service.Service:
+    """The service ``twistd bws`` runs, its ports already bound: the :class:`BwsService`,
+    or with ``--workers`` a :class:`bws.workers.WorkersService` that shares its bound
+    ports with the worker processes it starts.
 
     Binding here, before twistd logs, daemonizes or writes its pid file, is what makes a
     port that is taken (or an address that is not this host's) stop ``twistd bws`` at once
     with one line on stderr and exit status 1, as ``twistd web`` exits 1.
     """
-    bwsService = buildService(options)
+    server = serverConfigFrom(options)
+    if server.workers is not None:
+        from bws.workers import checkShareable
+
+        where = (f"{os.path.basename(options['config'])}:workers" if options["config"]
+                 else "--workers")
+        checkShareable(server, where)
+    bwsService = serviceFromRecords(server)
     bwsService.bind()
-    return bwsService
+    if server.workers is None:
+        return bwsService
+    from bws.workers import WorkersService, stopTimeoutFor
+
+    return WorkersService(bwsService, server.workers, options.argv,
+                          stopTimeout=stopTimeoutFor(server))

@@ -3,6 +3,7 @@ every refusal names ``file:[table].field``."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -215,11 +216,20 @@ class FileErrorTests(ConfigFileMixin, SynchronousTestCase):
         self.assertEqual(self.refused("listeners = [1]\n" + ECHO),
                          "bws.toml:[[listeners]][0]: must be a table, got an integer")
 
+    def test_workers(self) -> None:
+        """``workers`` is a positive integer, or ``"auto"`` for the number of cores."""
+        self.assertEqual(self.load("workers = 4\n" + PLAIN + ECHO).workers, 4)
+        self.assertEqual(self.load('workers = "auto"\n' + PLAIN + ECHO).workers,
+                         os.cpu_count() or 1)
+        self.assertIsNone(self.load(PLAIN + ECHO).workers)
+
     def test_workersRefused(self) -> None:
-        """``workers`` is refused until bws runs worker processes."""
-        self.assertEqual(self.refused("workers = 4\n" + PLAIN + ECHO),
-                         "bws.toml:workers: not supported yet (one process serves every "
-                         "listener); leave it out")
+        """A ``workers`` that is not a positive integer or ``"auto"`` is refused, named."""
+        for value, shown in (("0", "0"), ("-2", "-2"), ("1.5", "1.5"), ("true", "True"),
+                             ('"x"', "'x'"), ('"4"', "'4'")):
+            self.assertEqual(self.refused(f"workers = {value}\n" + PLAIN + ECHO),
+                             f'bws.toml:workers: must be a positive integer or "auto", '
+                             f"got {shown}")
 
 
 class ListenerErrorTests(ConfigFileMixin, SynchronousTestCase):

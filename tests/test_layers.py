@@ -80,6 +80,7 @@ LAYERS: dict[str, int] = {
     "bws.configfile": 5,
     "bws.workers": 5,
     "bws.metrics": 5,
+    "bws._worker": 5,
     "bws.testing": 5,
     "bws.testing.": 5,
 }

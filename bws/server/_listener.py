@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.application import service
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorTime
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
@@ -39,8 +44,11 @@ SHARED_SITE_FIELDS = frozenset({"trustedProxies", "forwardedHeader"})
 class Listener(service.Service):
     """Serves attached upgrade services on a port, an endpoint, or a shared ``Site``.
 
-    ``Listener(9090, host="127.0.0.1", timeout=30)``; ``Listener("tcp:9090")``;
-    ``Listener(site)`` adds WebSocket paths to an existing twisted.web ``Site`` whose
+    ``Listener(9090, host="127.0.0.1", timeout=30)``; ``Listener("tcp:9090")``; any
+    ``IStreamServerEndpoint`` (``Listener(AdoptedStreamServerEndpoint(reactor, fd,
+    AF_INET))``: a socket bound elsewhere, as ``--workers`` children adopt theirs; with a
+    ``secureSocket`` the TLS wrapping is bws's, as for a port); ``Listener(site)`` adds
+    WebSocket paths to an existing twisted.web ``Site`` whose
     other resources keep answering (of the configuration, it takes ``trustedProxies`` and
     ``forwardedHeader`` only). Configuration fields are those of
     :class:`bws.ListenerConfiguration`; a wrong one fails here, naming the field.
@@ -52,8 +60,9 @@ class Listener(service.Service):
 
     log = Logger()
 
-    def __init__(self, listener: int | str | Site, *, reactor: Any = None,
-                 clock: IReactorTime | None = None, groups: Groups | None = None,
+    def __init__(self, listener: int | str | Site | IStreamServerEndpoint, *,
+                 reactor: Any = None, clock: IReactorTime | None = None,
+                 groups: Groups | None = None,
                  **config: Unpack[ListenerConfigurationFields]) -> None:
         if reactor is None:
             from twisted.internet import reactor as globalReactor
@@ -64,8 +73,12 @@ class Listener(service.Service):
         self.clock: IReactorTime = clock if clock is not None else reactor
         self.portNumber: int | None = None
         self.endpointDescription: str | None = None
+        #: The endpoint given as an object (None for a port, a string or a Site).
+        self.endpoint: IStreamServerEndpoint | None = None
         self.sharedSite: Site | None = None
-        if isinstance(listener, Site):
+        if IStreamServerEndpoint.providedBy(listener):
+            self.endpoint = listener
+        elif isinstance(listener, Site):
             portFields = sorted(set(config) - SHARED_SITE_FIELDS)
             if portFields:
                 raise ConfigurationError(
@@ -74,7 +87,8 @@ class Listener(service.Service):
             self.sharedSite = listener
         elif isinstance(listener, bool) or not isinstance(listener, (int, str)):
             raise ConfigurationError(
-                f"Listener: expected a port, an endpoint string or a Site, got {listener!r}")
+                "Listener: expected a port, an endpoint string, an IStreamServerEndpoint or "
+                f"a Site, got {listener!r}")
         elif isinstance(listener, int):
             if not 0 <= listener <= 65535:
                 raise ConfigurationError(f"Listener.port: must be 0..65535, got {listener}")
@@ -173,7 +187,10 @@ class Listener(service.Service):
             from bws.tls._contexts import listenerTLSFactory
 
             factory = listenerTLSFactory(secure, self.site, self.reactor)
-        if self.endpointDescription is not None:
+        endpoint: IStreamServerEndpoint
+        if self.endpoint is not None:
+            endpoint = self.endpoint
+        elif self.endpointDescription is not None:
             from twisted.internet.endpoints import serverFromString  # loads the TLS stack
 
             endpoint = serverFromString(self.reactor, self.endpointDescription)
@@ -183,14 +200,11 @@ class Listener(service.Service):
 
             endpointType = TCP6ServerEndpoint if ":" in host else TCP4ServerEndpoint
             endpoint = endpointType(self.reactor, self.portNumber, backlog=100, interface=host)
-        d = endpoint.listen(factory)
-
         def listening(port: IListeningPort) -> None:
             self.port = port
             self.resource.accepting = True
 
-        d.addCallback(listening)
-        return d
+        return endpoint.listen(factory).addCallback(listening)
 
     @property
     def listeningPort(self) -> int | None:
