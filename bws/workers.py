@@ -59,8 +59,8 @@ STOP_MARGIN = 10.0
 
 
 def parseWorkers(value: object, where: str) -> int:
-    """``value`` as a number of worker processes: a positive integer, or ``"auto"`` for
-    ``os.cpu_count()``.
+    """``value`` as a number of worker processes: a positive integer up to
+    :func:`maxWorkers`, or ``"auto"`` for ``os.cpu_count()``.
 
     :param where: what gave it, e.g. ``--workers`` or ``bws.toml:workers``.
     :raise ConfigurationError: naming ``where`` and the value.
@@ -70,7 +70,18 @@ def parseWorkers(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(
             f'{where}: must be a positive integer or "auto", got {value!r}')
+    if value > maxWorkers():
+        # A typo (99999) would otherwise fork until the machine stops answering.
+        raise ConfigurationError(
+            f"{where}: {value} is more than {maxWorkers()} (8 per core on this machine); "
+            'use "auto" for one per core')
     return value
+
+
+def maxWorkers() -> int:
+    """The most worker processes ``--workers`` accepts: 8 per core (``os.cpu_count()``).
+    More cannot serve faster, and a typo must not fork the machine to a halt."""
+    return 8 * (os.cpu_count() or 1)
 
 
 def checkShareable(server: ServerConfig, where: str) -> None:

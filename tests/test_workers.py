@@ -24,6 +24,7 @@ from bws.workers import (
     Restarts,
     WorkersService,
     describeExit,
+    maxWorkers,
     parseWorkers,
 )
 
@@ -84,6 +85,14 @@ class ValueTests(SynchronousTestCase):
             error = self.assertRaises(ConfigurationError, parseWorkers, value, "f:workers")
             self.assertEqual(str(error),
                              f'f:workers: must be a positive integer or "auto", got {value!r}')
+
+    def test_tooMany(self) -> None:
+        """More than 8 workers per core is refused, naming the field and the limit: a typo
+        such as 99999 must not fork the machine to a halt."""
+        self.assertEqual(parseWorkers(maxWorkers(), "w"), maxWorkers())
+        error = self.assertRaises(ConfigurationError, parseWorkers, 99999, "f:workers")
+        self.assertEqual(str(error), f"f:workers: 99999 is more than {maxWorkers()} (8 per "
+                         'core on this machine); use "auto" for one per core')
 
     def test_option(self) -> None:
         """The option: a number or auto; refused in one line naming --workers."""
