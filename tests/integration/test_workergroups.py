@@ -77,21 +77,24 @@ class WorkerGroupsTests(TestCase):
         return members
 
     @inlineCallbacks
-    def said(self, client: bws.Client, name: str, until: str) -> Any:
-        """Every text ``name`` said that ``client`` hears, up to and including ``until``
-        (other events skipped)."""
-        texts = []
-        while True:
+    def heard(self, client: bws.Client, until: set[tuple[str, str]]) -> Any:
+        """Every ``(name, text)`` said that ``client`` hears until it has heard each one
+        of ``until`` (arrivals and departures skipped)."""
+        said: list[tuple[str, str]] = []
+        while not until <= set(said):
             message = yield client.readMessage(dict)
-            if message.get("type") == "message" and message.get("name") == name:
-                texts.append(message["text"])
-                if message["text"] == until:
-                    return texts
+            if message.get("type") == "message":
+                said.append((message["name"], message["text"]))
+        return said
 
     @inlineCallbacks
     def test_brokerReachesBothWorkersOnce(self) -> Any:
-        """With --broker: a member on either worker says "hello" then "end"; every member,
-        on both workers (the sender too), hears "hello" exactly once before "end"."""
+        """With --broker: a member on either worker says "hello"; every member, on both
+        workers (the sender too), hears it. Then a member on each worker says a marker,
+        and every member hears the two markers and nothing else: no "hello" twice,
+        whichever way (its own worker, or back through Redis) a second copy would come.
+        A copy through Redis would come before the marker from the other worker, which
+        Redis relays after it."""
         redisPort = freePort()
         yield startRedis(self, redisPort)
         parent, url, pids = yield self.startRooms(
@@ -102,9 +105,16 @@ class WorkerGroupsTests(TestCase):
         for pid in sorted(pids):
             sender, client = members[pid][0]
             yield client.writeTextMessage("hello")
-            yield client.writeTextMessage("end")
-            for other in everyone:
-                self.assertEqual((yield self.said(other, sender, "end")), ["hello", "end"])
+            for member in everyone:
+                self.assertEqual((yield self.heard(member, {(sender, "hello")})),
+                                 [(sender, "hello")])
+            markers = set()
+            for held in members.values():
+                name, marking = held[1]
+                yield marking.writeTextMessage(f"after {sender}")
+                markers.add((name, f"after {sender}"))
+            for member in everyone:
+                self.assertEqual(sorted((yield self.heard(member, markers))), sorted(markers))
 
     @inlineCallbacks
     def brokerConnected(self, parent: Parent) -> Any:
@@ -120,7 +130,7 @@ class WorkerGroupsTests(TestCase):
     def test_withoutBrokerOnlyTheSendersWorker(self) -> Any:
         """Without --broker (docs/workers.rst): "hello" from a member on one worker
         reaches that worker's members once, and none on the other worker, whose members
-        hear their own worker's "end" without it before."""
+        hear a marker said on their own worker after it, and nothing before it."""
         parent, url, pids = yield self.startRooms()
         members = yield self.fill(url, pids)
         here, there = sorted(pids)
@@ -128,16 +138,11 @@ class WorkerGroupsTests(TestCase):
         yield client.writeTextMessage("hello")
         yield client.writeTextMessage("end")
         for _, member in members[here]:
-            self.assertEqual((yield self.said(member, sender, "end")), ["hello", "end"])
+            self.assertEqual((yield self.heard(member, {(sender, "end")})),
+                             [(sender, "hello"), (sender, "end")])
         otherSender, otherClient = members[there][0]
         yield otherClient.writeTextMessage("end")
         for _, member in members[there]:
-            heard = []
-            while True:
-                message = yield member.readMessage(dict)
-                if message.get("type") == "message":
-                    heard.append((message["name"], message["text"]))
-                    if message["name"] == otherSender:
-                        break
-            self.assertEqual(heard, [(otherSender, "end")])
+            self.assertEqual((yield self.heard(member, {(otherSender, "end")})),
+                             [(otherSender, "end")])
         self.assertNotIn("group broker", parent.log())
