@@ -2,7 +2,7 @@
 message, local group against a Redis-backed group, in the same run.
 
     python -m benchmarks.broadcast [--members 1000] [--messages 200] [--rounds 3]
-        [--variants local naive redis] [--smoke] [--json out.json]
+        [--variants local naive redis workers] [--smoke] [--json out.json]
     python -m benchmarks.broadcast --serve PORT [--broker URL] [--naive]   (a server)
 
 Variants, each with fresh server processes, in an order rotated round by round:
@@ -14,6 +14,10 @@ Variants, each with fresh server processes, in an order rotated round by round:
 - ``redis``: two bws processes with a ``RedisBroker`` on one real ``redis-server``, half of
   the members on each; the sender is on the first. Server CPU is both processes' (Redis'
   own is reported beside it).
+- ``workers``: ``twistd bws --workers 2 --broker URL`` on the same kind of Redis, serving
+  the same service (:func:`workerRoom`); the members spread over the two workers as the
+  kernel hands their connections out (the count on each is reported). Server CPU is the
+  whole process tree's: the parent and both workers.
 
 The members are picows connections (C parser, uvloop) in this process, which counts every
 message each receives; the run ends when every member has all of them. Server processes
@@ -26,39 +30,43 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from benchmarks.procstat import cpu_seconds
+from benchmarks.procstat import connections_per_process, cpu_seconds, tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS = shutil.which("redis-server")
-VARIANTS = ("local", "naive", "redis")
+VARIANTS = ("local", "naive", "redis", "workers")
+#: The variants that need a redis-server.
+REDIS_VARIANTS = ("redis", "workers")
+#: Bytes of broadcasts a member may have waiting before it is closed 1013: more than a
+#: run ever queues, so no member is shed.
+MAX_BACKLOG = 16 * 2**20
+#: Worker processes of the ``workers`` variant.
+WORKERS = 2
 CONNECT_BATCH = 25
 
 
 # -- the server ----------------------------------------------------------------------------
 
 
-def serve(port: int, broker: str | None, naive: bool) -> None:
-    """A bws listener at ws://127.0.0.1:PORT/room: every member joins the group ``room``;
-    a text from a member is broadcast to the others as ``{"from": id, "text": text}``."""
-    from twisted.internet import epollreactor
-
-    epollreactor.install()
-    from twisted.internet import reactor
+def roomService(naive: bool):
+    """The service every server variant runs at ``/room``: every member joins the group
+    ``room``; a text from a member is broadcast to the others as ``{"from": id, "text":
+    text}`` (``naive``: written to each member by hand)."""
     from zope.interface import implementer
 
     import bws
 
-    redis = bws.RedisBroker(broker) if broker else None
-    groups = bws.Groups(broker=redis, maxBacklog=16 * 2**20)
     members: dict[object, None] = {}
 
     @implementer(bws.IService)
@@ -88,9 +96,28 @@ def serve(port: int, broker: str | None, naive: bool) -> None:
         def get(self, request):
             return Member()
 
+    return Room()
+
+
+def workerRoom():
+    """``--service benchmarks.broadcast:workerRoom`` for ``twistd bws --workers``."""
+    return roomService(naive=False)
+
+
+def serve(port: int, broker: str | None, naive: bool) -> None:
+    """A bws listener at ws://127.0.0.1:PORT/room serving :func:`roomService`."""
+    from twisted.internet import epollreactor
+
+    epollreactor.install()
+    from twisted.internet import reactor
+
+    import bws
+
+    redis = bws.RedisBroker(broker) if broker else None
+    groups = bws.Groups(broker=redis, maxBacklog=MAX_BACKLOG)
     listener = bws.Listener(port, host="127.0.0.1", groups=groups, reactor=reactor,
                             webSocketCompressionEnabled=False)
-    listener.attach(Room(), "/room")
+    listener.attach(roomService(naive), "/room")
     ready = listener.start()
     if redis is not None:
         redis.startService()
@@ -103,9 +130,12 @@ def serve(port: int, broker: str | None, naive: bool) -> None:
 
 
 async def drive(ports: list[int], members: int, messages: int, text: str,
-                serverPids: list[int], redisPid: int | None) -> dict:
+                serverPids: list[int], redisPid: int | None, tree: bool = False) -> dict:
     """Connect ``members`` (spread over ``ports``), have the first one send ``messages``
-    texts, wait until every other member got all of them; CPU seconds of each side."""
+    texts, wait until every other member got all of them; CPU seconds of each side.
+
+    ``tree``: each server pid is a ``twistd bws --workers`` parent, measured with all its
+    workers; the members each worker holds are counted too."""
     from picows import WSListener, WSMsgType, ws_connect
 
     loop = asyncio.get_running_loop()
@@ -142,7 +172,9 @@ async def drive(ports: list[int], members: int, messages: int, text: str,
         clients.extend(await asyncio.gather(*batch))
     await asyncio.wait_for(joinedAll, 60)
     sender = clients[0][0]
-    before = [cpu_seconds(pid) for pid in serverPids]
+    serverCpu = tree_cpu_seconds if tree else cpu_seconds
+    spread = connections_per_process(serverPids[0], ports[0]) if tree else []
+    before = [serverCpu(pid) for pid in serverPids]
     redisBefore = cpu_seconds(redisPid) if redisPid else 0.0
     clientBefore = cpu_seconds()
     t0 = time.perf_counter()
@@ -150,12 +182,11 @@ async def drive(ports: list[int], members: int, messages: int, text: str,
         sender.send(WSMsgType.TEXT, text.encode())
     await asyncio.wait_for(everyone, 300)
     wall = time.perf_counter() - t0
-    each = [cpu_seconds(pid) - b for pid, b in zip(serverPids, before, strict=True)]
-    serverCpu = sum(each)
+    each = [serverCpu(pid) - b for pid, b in zip(serverPids, before, strict=True)]
     result = {
-        "server_cpu_each_s": each,
+        "server_cpu_each_s": each, "members_per_process": spread,
         "members": members, "messages": messages, "delivered": state["delivered"],
-        "wall_s": wall, "server_cpu_s": serverCpu,
+        "wall_s": wall, "server_cpu_s": sum(each),
         "redis_cpu_s": (cpu_seconds(redisPid) - redisBefore) if redisPid else 0.0,
         "client_cpu_s": cpu_seconds() - clientBefore,
     }
@@ -181,15 +212,33 @@ def pinned(cpu: int | None) -> list[str]:
 
 
 def waitForLine(proc: subprocess.Popen, word: bytes, timeout: float = 60) -> None:
+    waitForLines(proc, {re.escape(word): 1}, timeout)
+
+
+def waitForLines(proc: subprocess.Popen, needed: dict[bytes, int],
+                 timeout: float = 60) -> None:
+    """Read ``proc``'s output until each pattern of ``needed`` matched that many lines."""
     assert proc.stdout is not None
+    left = {re.compile(pattern): count for pattern, count in needed.items()}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
-        if word in line:
+        for pattern in left:
+            if pattern.search(line):
+                left[pattern] -= 1
+        if not any(count > 0 for count in left.values()):
             return
         if not line and proc.poll() is not None:
             raise RuntimeError(f"{proc.args} exited with status {proc.returncode}")
-    raise RuntimeError(f"{proc.args}: no {word!r} within {timeout} s")
+    raise RuntimeError(f"{proc.args}: not every line of {needed} within {timeout} s")
+
+
+def drain(proc: subprocess.Popen) -> None:
+    """Read (and drop) the rest of ``proc``'s output in a thread, so a process that goes
+    on logging (``twistd``) never blocks on a full pipe."""
+    assert proc.stdout is not None
+    stream = proc.stdout
+    threading.Thread(target=lambda: stream.read(), daemon=True).start()
 
 
 class Processes:
@@ -198,11 +247,18 @@ class Processes:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, cmd: list[str], ready: bytes) -> subprocess.Popen:
+    def start(self, cmd: list[str], ready: bytes | dict[bytes, int]) -> subprocess.Popen:
+        """Start ``cmd`` and wait until it printed ``ready`` (or, a dict, each pattern's
+        number of lines)."""
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
         self.procs.append(proc)
-        waitForLine(proc, ready)
+        if isinstance(ready, bytes):
+            waitForLine(proc, ready)
+        else:
+            waitForLines(proc, ready)
+        drain(proc)
         return proc
 
     def __enter__(self) -> Processes:
@@ -224,16 +280,28 @@ def measure(variant: str, members: int, messages: int, serverCpu: int | None,
     server = [sys.executable, "-m", "benchmarks.broadcast", "--serve"]
     with Processes() as procs:
         redisPid = None
-        if variant == "redis":
+        if variant in REDIS_VARIANTS:
             redisPort = freePort()
             redis = procs.start(pinned(otherCpu) + [
                 REDIS, "--port", str(redisPort), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no"], b"Ready to accept connections")
             redisPid = redis.pid
             url = f"redis://127.0.0.1:{redisPort}/0"
+        if variant == "redis":
             ports = [freePort(), freePort()]
             pids = [procs.start(pinned(serverCpu) + server + [str(p), "--broker", url],
                                 b"READY").pid for p in ports]
+        elif variant == "workers":
+            # Both workers on the server CPU, as both processes of ``redis`` are.
+            ports = [freePort()]
+            pids = [procs.start(pinned(serverCpu) + [
+                sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n",
+                "--pidfile=", "bws", "--workers", str(WORKERS), "--broker", url,
+                "--service", "benchmarks.broadcast:workerRoom", "--path", "/room",
+                "--port", str(ports[0]), "--host", "127.0.0.1", "--no-compression",
+                "--group-max-backlog", str(MAX_BACKLOG)],
+                {rb"\[worker \d+ pid \d+\] bws: serving ": WORKERS,
+                 rb"\[worker \d+ pid \d+\] .*group broker connected": WORKERS}).pid]
         else:
             ports = [freePort()]
             extra = ["--naive"] if variant == "naive" else []
@@ -244,7 +312,8 @@ def measure(variant: str, members: int, messages: int, serverCpu: int | None,
             from uvloop import run as runLoop
         except ImportError:
             runLoop = asyncio.run
-        result = runLoop(drive(ports, members, messages, text, pids, redisPid))
+        result = runLoop(drive(ports, members, messages, text, pids, redisPid,
+                               tree=variant == "workers"))
     result["variant"] = variant
     return result
 
@@ -268,9 +337,10 @@ def main(argv: list[str] | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     if args.smoke:
         args.members, args.messages, args.rounds = 50, 10, 1
-    variants = [v for v in args.variants if v != "redis" or REDIS]
+    variants = [v for v in args.variants if v not in REDIS_VARIANTS or REDIS]
     if len(variants) < len(args.variants):
-        print("redis-server not found: the redis variant is skipped", file=sys.stderr)
+        print("redis-server not found: the redis and workers variants are skipped",
+              file=sys.stderr)
     cpus = sorted(os.sched_getaffinity(0))
     serverCpu, otherCpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     if otherCpu is not None:
@@ -282,8 +352,10 @@ def main(argv: list[str] | None = None) -> None:
             r = measure(variant, args.members, args.messages, serverCpu, otherCpu)
             assert r["delivered"] == args.messages * (args.members - 1), r
             results[variant].append(r)
+            spread = r["members_per_process"]
             print(f"round {round + 1} {variant}: "
-                  f"{r['server_cpu_s'] * 1e6 / r['delivered']:.2f} µs server CPU/delivery",
+                  f"{r['server_cpu_s'] * 1e6 / r['delivered']:.2f} µs server CPU/delivery"
+                  + (f", members per worker {'/'.join(map(str, spread))}" if spread else ""),
                   file=sys.stderr, flush=True)
     print(f"{args.members} members, {args.messages} messages of 64 B text broadcast as "
           f"JSON (~110 B) by one member to the others; medians of {args.rounds} rounds")
@@ -296,6 +368,10 @@ def main(argv: list[str] | None = None) -> None:
         rate = statistics.median(r["delivered"] / r["wall_s"] for r in rs)
         print(f"{variant:8} {med('server_cpu_s'):>23.2f} {rate:>13,.0f} "
               f"{med('redis_cpu_s'):>22.2f} {med('client_cpu_s'):>24.2f}")
+    for variant, rs in results.items():
+        if any(r["members_per_process"] for r in rs):
+            print(f"{variant}: members per worker, round by round: "
+                  + ", ".join("/".join(map(str, r["members_per_process"])) for r in rs))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

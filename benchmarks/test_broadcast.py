@@ -27,8 +27,12 @@ class BroadcastSmokeTests(unittest.TestCase):
                             "--json", str(out)], cwd=ROOT, check=True, timeout=300,
                            capture_output=True)
             results = json.loads(out.read_text())
-        expected = {"local", "naive"} | ({"redis"} if REDIS else set())
+        expected = {"local", "naive"} | ({"redis", "workers"} if REDIS else set())
         self.assertEqual(set(results), expected)
         for runs in results.values():
             for run in runs:
                 self.assertEqual(run["delivered"], run["messages"] * (run["members"] - 1))
+        for run in results.get("workers", []):
+            # Every member counted on one of the two workers (the parent holds none).
+            self.assertEqual(len(run["members_per_process"]), 2, run)
+            self.assertEqual(sum(run["members_per_process"]), run["members"], run)

@@ -156,6 +156,32 @@ def waitGone(pid: int) -> Deferred[None]:
     return done
 
 
+def startParent(case: TestCase, *argv: str, env: dict[str, str] | None = None,
+                ownGroup: bool = False) -> Parent:
+    """``twistd -n --pidfile= bws ARGV`` run from the checkout's root, stopped in
+    ``case``'s cleanup (SIGTERM, then SIGKILL to any worker left)."""
+    parent = Parent()
+    prefix = ["-c", SETSID] if ownGroup else []
+    transport = reactor.spawnProcess(  # type: ignore[attr-defined]
+        parent, sys.executable, [sys.executable, *prefix, *TWISTD, *argv],
+        env=env or environment(), path=str(ROOT))
+    parent.pid = transport.pid
+
+    def stop() -> Deferred[Any]:
+        if not parent.ended.called:
+            transport.signalProcess("TERM")
+
+        def noStrays(_: Any) -> None:
+            for pid in parent.workerPids():
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+        return parent.ended.addCallback(noStrays)
+
+    case.addCleanup(stop)
+    return parent
+
+
 class WorkersTests(TestCase):
     """``twistd bws --workers 2`` serving ``PidUpgrade`` on a port the OS picks."""
 
@@ -163,26 +189,7 @@ class WorkersTests(TestCase):
 
     def start(self, *argv: str, env: dict[str, str] | None = None,
               ownGroup: bool = False) -> Parent:
-        parent = Parent()
-        prefix = ["-c", SETSID] if ownGroup else []
-        transport = reactor.spawnProcess(  # type: ignore[attr-defined]
-            parent, sys.executable, [sys.executable, *prefix, *TWISTD, *argv],
-            env=env or environment(), path=str(ROOT))
-        parent.pid = transport.pid
-
-        def stop() -> Deferred[Any]:
-            if not parent.ended.called:
-                transport.signalProcess("TERM")
-
-            def noStrays(_: Any) -> None:
-                for pid in parent.workerPids():
-                    if alive(pid):
-                        os.kill(pid, signal.SIGKILL)
-
-            return parent.ended.addCallback(noStrays)
-
-        self.addCleanup(stop)
-        return parent
+        return startParent(self, *argv, env=env, ownGroup=ownGroup)
 
     def startWorkers(self, *extra: str, service: str = PID_SERVICE,
                      ownGroup: bool = False) -> Parent:
