@@ -35,6 +35,7 @@ from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IProtocol, IReactorTime
 from twisted.internet.protocol import connectionDone
+from twisted.internet.tcp import Connection as TCPConnection
 from twisted.python.failure import Failure
 
 from bws._connection import Connection
@@ -85,6 +86,40 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     if n > SMALL_UNMASK:
         return create_xor_masker(mask, n).process(payload)
     return unmaskSmall(payload, mask)
+
+
+#: More pieces than this are joined before a direct send (Linux's IOV_MAX is 1024).
+_GATHER_MAX = 64
+
+
+def sendNow(transport: Any, pieces: list[bytes]) -> None:
+    """Write ``pieces`` in order: on plain TCP with nothing buffered, straight to the
+    socket in one ``sendmsg`` (no reactor turn, no copy into Twisted's buffer), whatever
+    the kernel does not take then through the transport, which buffers it and applies
+    flow control; on anything else (TLS, a test transport, a busy buffer), through the
+    transport."""
+    if (isinstance(transport, TCPConnection) and not transport.TLS and transport.connected
+            and not transport.disconnecting and not transport.dataBuffer
+            and not transport._tempDataLen and not transport._writeDisconnected):
+        if len(pieces) > _GATHER_MAX:
+            pieces = [b"".join(pieces)]
+        try:
+            if len(pieces) == 1:
+                sent = transport.socket.send(pieces[0])
+            else:
+                sent = transport.socket.sendmsg(pieces)
+        except OSError:
+            sent = 0  # EAGAIN, or an error Twisted finds and reports on its own write
+        for i, piece in enumerate(pieces):
+            if sent < len(piece):
+                rest = pieces[i:]
+                if sent:
+                    rest[0] = piece[sent:]
+                transport.writeSequence(rest)
+                return
+            sent -= len(piece)
+        return
+    transport.writeSequence(pieces)
 
 
 def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
@@ -414,14 +449,60 @@ class _Adapter(WebSocketProtocol):
         if self.transport is not None:
             self.transport.abortConnection()
 
+    # -- writing: one system call per read ------------------------------------------------
+
+    #: While a read is handled, what is written meanwhile (frames, in order): sent together
+    #: when the read is done (:func:`sendNow`), instead of one transport write each and a
+    #: reactor turn before the socket sees them.
+    _out: list[bytes] | None = None
+
+    def _reading(self, data: bytes) -> None:
+        """Handle one read (subclasses); writes made meanwhile are collected."""
+        raise NotImplementedError
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._out is not None:  # a read inside a read (a test feeding bytes back)
+            self._reading(data)
+            return
+        self._out = []
+        try:
+            self._reading(data)
+        finally:
+            out, self._out = self._out, None
+            if out and self.transport is not None:
+                sendNow(self.transport, out)
+
+    def _write(self, data: bytes) -> None:
+        out = self._out
+        if out is not None:
+            out.append(data)
+        else:
+            self.transport.write(data)
+
+    def _release(self) -> None:
+        """What was collected goes to the transport now (before Autobahn writes by
+        itself, or closes TCP); collecting goes on."""
+        out = self._out
+        if out:
+            self.transport.writeSequence(out)
+            out.clear()
+
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
         """Autobahn's single write path; writes straight to the transport (no stats)."""
         if sync or chopsize or self.send_queue:
             if not isinstance(self.send_queue, deque):
                 self.send_queue = deque()
+            self._release()
             super().sendData(data, sync, chopsize)
         else:
-            self.transport.write(data)
+            self._write(data)
+
+    def _closeConnection(self, abort: bool = False) -> None:
+        """Autobahn closes TCP: what was written before goes first (unless aborted)."""
+        if not abort and self.transport is not None:
+            self._release()
+        # Defined by Autobahn's Twisted protocol, after _Adapter in the adapters' MRO.
+        super()._closeConnection(abort)  # type: ignore[misc]
 
     # -- control frames -------------------------------------------------------------------
 
@@ -599,21 +680,27 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         self._received(payload, isBinary, None)
 
     def writeWhole(self, first: int, payload: bytes) -> None:
-        """One whole unmasked (server) frame, in one write: ``first`` is FIN|RSV|opcode."""
+        """One whole unmasked (server) frame: ``first`` is FIN|RSV|opcode. A large one is
+        written as header and payload, never joined (:func:`sendNow` gathers them)."""
         n = len(payload)
         if n < 126:
-            self.transport.write(bytes((first, n)) + payload)
+            self._write(bytes((first, n)) + payload)
         elif n < 65536:
-            self.transport.write(_HEADER16(first, 126, n) + payload)
+            self._write(_HEADER16(first, 126, n) + payload)
         else:
-            self.transport.writeSequence((_HEADER64(first, 127, n), payload))
+            out = self._out
+            if out is not None:
+                out.append(_HEADER64(first, 127, n))
+                out.append(payload)
+            else:
+                sendNow(self.transport, [_HEADER64(first, 127, n), payload])
 
     # -- inbound: a fast path for whole frames ---------------------------------------
 
     _pending: _PendingFrame | None = None
     _head = b""
 
-    def dataReceived(self, data: bytes) -> None:
+    def _reading(self, data: bytes) -> None:
         """Deliver complete, unfragmented data frames directly.
 
         Autobahn's parser handles everything else (control frames, fragments, partial small
@@ -811,7 +898,7 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         else:
             self.startHandshake()
 
-    def dataReceived(self, data: bytes) -> None:
+    def _reading(self, data: bytes) -> None:
         """Collect the answer's head (bounded, each byte searched once), then let Autobahn
         parse it; refuse at once an answer that is not HTTP or is over a limit. Any byte
         from the server is proof of life for the keepalive."""
