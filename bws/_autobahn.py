@@ -88,6 +88,17 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     return unmaskSmall(payload, mask)
 
 
+try:  # Autobahn's NVX masker (cffi): XORs a buffer in place, keeping its position
+    from _nvx_xormasker import ffi as _nvxFfi  # type: ignore[import-not-found]
+    from _nvx_xormasker import lib as _nvxLib
+except ImportError:  # Autobahn without its C extensions: large frames are unmasked whole
+    _nvxFfi = _nvxLib = None
+
+#: While a large frame arrives, the transport reads up to this many bytes at a time
+#: (Twisted's default is 64 KiB: a 1 MiB frame would take 16 reactor turns).
+LARGE_READ = 2**20
+
+
 #: More pieces than this are joined before a direct send (Linux's IOV_MAX is 1024).
 _GATHER_MAX = 64
 
@@ -763,8 +774,12 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
             stop = start + length
             if stop > end:
                 if length >= COLLECT_FROM:
-                    self._pending = _PendingFrame(first, data[start - 4:start], length,
-                                                  [data[start:]], end - start)
+                    self._pending = _PendingFrame(first, data[start - 4:start], length)
+                    self._pending.add(data[start:] if start else data)
+                    transport = self.transport
+                    if isinstance(transport, TCPConnection):
+                        transport.bufferSize = min(max(length - (end - start), 65536),
+                                                   LARGE_READ)
                     pos = end
                 else:
                     incomplete = True  # a small frame cut short: wait for the rest
@@ -785,16 +800,17 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         assert pending is not None
         need = pending.length - pending.have
         if len(data) < need:
-            pending.chunks.append(data)
-            pending.have += len(data)
+            pending.add(data)
             return b""
-        pending.chunks.append(data[:need])
+        pending.add(data[:need] if len(data) > need else data)
         rest = data[need:]
         self._pending = None
+        transport = self.transport
+        if isinstance(transport, TCPConnection):
+            transport.__dict__.pop("bufferSize", None)  # Twisted's default again
         if self.state != STATE_OPEN or self.connection.closeFrameReceived:
             return b""
-        if not self._deliverFrame(pending.first, unmask(b"".join(pending.chunks),
-                                                        pending.mask)):
+        if not self._deliverFrame(pending.first, pending.payload()):
             if rest:
                 self._dataReceived(rest)
             return b""
@@ -837,17 +853,46 @@ def _noMessage(payload: bytes, isBinary: bool, text: str | None) -> None:
 
 
 class _PendingFrame:
-    """A large data frame whose payload is still arriving."""
+    """A large data frame whose payload is still arriving: each piece is copied into one
+    buffer and unmasked there as it comes (Autobahn's C masker keeps its place between
+    pieces), so the whole payload is copied once more, into bytes, when complete.
+    Without Autobahn's C extensions the pieces are kept and unmasked at the end."""
 
-    __slots__ = ("first", "mask", "length", "chunks", "have")
+    __slots__ = ("first", "mask", "length", "have", "_buffer", "_view", "_masker", "_chunks",
+                 "_maskBuffer")
 
-    def __init__(self, first: int, mask: bytes, length: int, chunks: list[bytes],
-                 have: int) -> None:
+    def __init__(self, first: int, mask: bytes, length: int) -> None:
         self.first = first
         self.mask = mask
         self.length = length
-        self.chunks = chunks
-        self.have = have
+        self.have = 0
+        self._chunks: list[bytes] = []
+        if _nvxLib is not None:
+            self._buffer = bytearray(length)
+            self._view = memoryview(self._buffer)
+            self._maskBuffer = _nvxFfi.new("uint8_t[4]", mask)
+            self._masker = _nvxFfi.gc(_nvxLib.nvx_xormask_new(self._maskBuffer),
+                                      _nvxLib.nvx_xormask_free)
+            _nvxLib.nvx_xormask_set_impl(self._masker, 2)  # SSE2
+        else:
+            self._masker = None
+
+    def add(self, piece: bytes) -> None:
+        """The next bytes of the payload (at most what is still missing)."""
+        n = len(piece)
+        if self._masker is None:
+            self._chunks.append(piece)
+        else:
+            view = self._view[self.have:self.have + n]
+            view[:] = piece
+            _nvxLib.nvx_xormask_process(self._masker, _nvxFfi.from_buffer("uint8_t[]", view), n)
+        self.have += n
+
+    def payload(self) -> bytes:
+        """The whole payload, unmasked."""
+        if self._masker is None:
+            return unmask(b"".join(self._chunks), self.mask)
+        return bytes(self._buffer)
 
 
 class ClientAttempt(typing.Protocol):
