@@ -34,6 +34,7 @@ from autobahn.websocket.utf8validator import Utf8Validator
 from autobahn.websocket.xormasker import create_xor_masker
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IProtocol, IReactorTime
+from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.protocol import connectionDone
 from twisted.internet.tcp import Connection as TCPConnection
 from twisted.python.failure import Failure
@@ -97,6 +98,10 @@ except ImportError:  # Autobahn without its C extensions: large frames are unmas
 #: While a large frame arrives, the transport reads up to this many bytes at a time
 #: (Twisted's default is 64 KiB: a 1 MiB frame would take 16 reactor turns).
 LARGE_READ = 2**20
+#: The buffer of the last large frame, if at most this long, is kept for the next one
+#: (one per process): a fresh megabyte costs more in page faults than the copy into it.
+SPARE_MAX = 4 * 2**20
+_spare: list[bytearray] = []
 
 
 #: More pieces than this are joined before a direct send (Linux's IOV_MAX is 1024).
@@ -774,12 +779,16 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
             stop = start + length
             if stop > end:
                 if length >= COLLECT_FROM:
-                    self._pending = _PendingFrame(first, data[start - 4:start], length)
-                    self._pending.add(data[start:] if start else data)
+                    pending = self._pending = _PendingFrame(first, data[start - 4:start],
+                                                            length)
+                    pending.add(data[start:] if start else data)
                     transport = self.transport
-                    if isinstance(transport, TCPConnection):
-                        transport.bufferSize = min(max(length - (end - start), 65536),
-                                                   LARGE_READ)
+                    if isinstance(transport, TCPConnection) and not transport.TLS:
+                        if pending.inPlace:
+                            transport.doRead = self._readLarge
+                        else:
+                            transport.bufferSize = min(max(length - (end - start), 65536),
+                                                       LARGE_READ)
                     pos = end
                 else:
                     incomplete = True  # a small frame cut short: wait for the rest
@@ -802,12 +811,14 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         if len(data) < need:
             pending.add(data)
             return b""
-        pending.add(data[:need] if len(data) > need else data)
+        if data:
+            pending.add(data[:need] if len(data) > need else data)
         rest = data[need:]
         self._pending = None
         transport = self.transport
         if isinstance(transport, TCPConnection):
-            transport.__dict__.pop("bufferSize", None)  # Twisted's default again
+            transport.__dict__.pop("bufferSize", None)  # Twisted's defaults again
+            transport.__dict__.pop("doRead", None)
         if self.state != STATE_OPEN or self.connection.closeFrameReceived:
             return b""
         if not self._deliverFrame(pending.first, pending.payload()):
@@ -815,6 +826,31 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
                 self._dataReceived(rest)
             return b""
         return rest
+
+    def _readLarge(self) -> Any:
+        """The transport's ``doRead`` while a large frame arrives on plain TCP: the socket
+        is read straight into the frame's buffer (no bytes object per read, no copy), at
+        most up to the frame's end; the whole frame then goes the usual way. Returns
+        what Twisted's ``doRead`` returns (None, or why the connection ended)."""
+        pending = self._pending
+        transport = self.transport
+        if pending is None:  # finished or dropped meanwhile: Twisted's own reading again
+            transport.__dict__.pop("doRead", None)
+            return transport.doRead()
+        try:
+            n = transport.socket.recv_into(pending.rest())
+        except BlockingIOError:
+            return None
+        except InterruptedError:
+            return None
+        except OSError:
+            return CONNECTION_LOST
+        if not n:
+            return CONNECTION_DONE
+        pending.unmaskRead(n)
+        if pending.have == pending.length:
+            self.dataReceived(b"")  # completes it (_continueFrame)
+        return None
 
     def _deliverFrame(self, first: int, payload: bytes) -> bool:
         """Deliver one whole unmasked frame; False when reading this way must stop."""
@@ -868,8 +904,11 @@ class _PendingFrame:
         self.have = 0
         self._chunks: list[bytes] = []
         if _nvxLib is not None:
-            self._buffer = bytearray(length)
-            self._view = memoryview(self._buffer)
+            if _spare and len(_spare[0]) >= length:
+                self._buffer = _spare.pop()
+            else:
+                self._buffer = bytearray(length)
+            self._view = memoryview(self._buffer)[:length]
             self._maskBuffer = _nvxFfi.new("uint8_t[4]", mask)
             self._masker = _nvxFfi.gc(_nvxLib.nvx_xormask_new(self._maskBuffer),
                                       _nvxLib.nvx_xormask_free)
@@ -888,11 +927,30 @@ class _PendingFrame:
             _nvxLib.nvx_xormask_process(self._masker, _nvxFfi.from_buffer("uint8_t[]", view), n)
         self.have += n
 
+    @property
+    def inPlace(self) -> bool:
+        """Whether the payload is unmasked in one buffer (:meth:`rest`, :meth:`unmaskRead`)."""
+        return self._masker is not None
+
+    def rest(self) -> memoryview:
+        """The part of the buffer still to be filled (in place only)."""
+        return self._view[self.have:]
+
+    def unmaskRead(self, n: int) -> None:
+        """``n`` more bytes were read into :meth:`rest`: unmask them there."""
+        view = self._view[self.have:self.have + n]
+        _nvxLib.nvx_xormask_process(self._masker, _nvxFfi.from_buffer("uint8_t[]", view), n)
+        self.have += n
+
     def payload(self) -> bytes:
         """The whole payload, unmasked."""
         if self._masker is None:
             return unmask(b"".join(self._chunks), self.mask)
-        return bytes(self._buffer)
+        payload = bytes(self._view)
+        self._view.release()
+        if len(self._buffer) <= SPARE_MAX:
+            _spare[:] = [self._buffer]
+        return payload
 
 
 class ClientAttempt(typing.Protocol):
