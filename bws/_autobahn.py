@@ -158,11 +158,17 @@ def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
 
 #: Appended to a compressed message before it is inflated (RFC 7692 §7.2.2).
 _TAIL = b"\x00\x00\xff\xff"
-#: Every message is inflated with the largest window, which decodes a stream deflated with
+#: Messages are inflated with the largest window, which decodes a stream deflated with
 #: any smaller one (its distances reach back no further than its own window, RFC 7692
-#: §7.1.2), and so tolerates peers that round a promised window of 8 bits up to 9.
+#: §7.1.2), and so tolerates peers that round a promised window of 8 bits up to 9; unless
+#: this end limited the peer's window to 9 bits or more: then with that window.
 _INFLATE_BITS = 15
-_WINDOW = 1 << _INFLATE_BITS
+#: What bws compresses with, at most (a smaller window than agreed is always allowed,
+#: RFC 7692 §7.1.2.1): 2 KiB of history and zlib's memory level 3 keep a connection's
+#: compressor near 18 KiB instead of 256 KiB, with the same ratio on 1 KiB JSON messages
+#: (docs/benchmarks.rst).
+COMPRESS_BITS = 11
+COMPRESS_MEM_LEVEL = 3
 
 
 class _Deflate(PerMessageDeflate):
@@ -172,9 +178,9 @@ class _Deflate(PerMessageDeflate):
     Inflating loses nothing at a DEFLATE stream's edges: a final block (BFINAL=1, §7.2.3.4)
     ends zlib's stream, so what follows it, in this message or the next, is inflated by a
     new inflater given the same LZ77 window (§7.2.2: the window carries over from message
-    to message). That window is exact when the ended stream began in the message that
-    ended it (as with senders that finish a stream per message); otherwise it holds that
-    message's bytes only, and a reference further back fails loudly (1007), never silently.
+    to message). Between messages no inflater is held either, only that window, as bytes
+    (a message ends at a block boundary, §7.2.1): each message's inflater starts with it,
+    so the window is always exact.
 
     ``limit`` bounds each message's inflated bytes, inclusively: exactly ``limit`` passes,
     one more raises ``PayloadExceededError``; Autobahn's own budget is not used.
@@ -188,16 +194,20 @@ class _Deflate(PerMessageDeflate):
         if isServer:
             ownBits, self._ownResets = (agreement.serverMaxWindowBits,
                                         agreement.serverNoContextTakeover)
-            self._peerResets = agreement.clientNoContextTakeover
+            peerBits, self._peerResets = (agreement.clientMaxWindowBits,
+                                          agreement.clientNoContextTakeover)
         else:
             ownBits, self._ownResets = (agreement.clientMaxWindowBits,
                                         agreement.clientNoContextTakeover)
-            self._peerResets = agreement.serverNoContextTakeover
+            peerBits, self._peerResets = (agreement.serverMaxWindowBits,
+                                          agreement.serverNoContextTakeover)
         # zlib refuses an 8-bit window for raw deflate (deflateInit2, since 1.2.9). A 9-bit
         # window matching runs only (Z_RLE: every distance is 1) never reaches back
         # further than 8 bits allow, so a limit of 8 is honoured (RFC 7692 §7.1.2).
-        self._deflateBits = max(ownBits or 15, 9)
+        self._deflateBits = max(min(ownBits or 15, COMPRESS_BITS), 9)
         self._strategy = zlib.Z_RLE if ownBits == 8 else zlib.Z_DEFAULT_STRATEGY
+        self._inflateBits = peerBits if isServer and peerBits and peerBits >= 9 else \
+            _INFLATE_BITS
         self._limit: int | None = limit if limit > 0 else None
         self._inflater: Any = None
         #: The LZ77 window a new inflater starts with (after a final block).
@@ -211,10 +221,16 @@ class _Deflate(PerMessageDeflate):
     # -- compressing ----------------------------------------------------------------------
 
     def start_compress_message(self) -> None:
-        if self._compressor is None or self._ownResets:
+        if self._compressor is None:
             self._compressor = zlib.compressobj(
                 zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self._deflateBits,
-                self.mem_level, self._strategy)
+                COMPRESS_MEM_LEVEL, self._strategy)
+
+    def end_compress_message(self) -> bytes:
+        data = cast(bytes, super().end_compress_message())
+        if self._ownResets:
+            self._compressor = None  # a new one for the next message: nothing held between
+        return data
 
     # -- inflating ------------------------------------------------------------------------
 
@@ -250,6 +266,13 @@ class _Deflate(PerMessageDeflate):
                     "block boundary (RFC 7692 §7.2.1)")
             if inflater.eof:
                 self._streamEnded()
+        if self._peerResets:  # the next message starts afresh: hold no inflater meanwhile
+            self._inflater = None
+            self._window = b""
+        elif self._inflater is not None:
+            # Between messages only the window matters (a message ends at a block
+            # boundary, §7.2.1): keep it as bytes, not as a live inflater (~7 KiB more).
+            self._streamEnded()
         self._since.clear()
 
     def _inflate(self, data: bytes) -> bytes:
@@ -258,9 +281,9 @@ class _Deflate(PerMessageDeflate):
             inflater = self._inflater
             if inflater is None:
                 window = self._window
+                bits = self._inflateBits
                 inflater = self._inflater = zlib.decompressobj(
-                    -_INFLATE_BITS, zdict=window) if window else \
-                    zlib.decompressobj(-_INFLATE_BITS)
+                    -bits, zdict=window) if window else zlib.decompressobj(-bits)
                 self._base = window
             limit = self._limit
             try:
@@ -294,7 +317,7 @@ class _Deflate(PerMessageDeflate):
     def _streamEnded(self) -> None:
         """The current inflater reached a final block: the next bytes need a new one,
         started with the window as it stands (RFC 7692 §7.2.2)."""
-        need = _WINDOW
+        need = 1 << self._inflateBits
         parts: list[bytes] = []
         for piece in reversed(self._since):
             if len(piece) >= need:
