@@ -226,6 +226,19 @@ class _Deflate(PerMessageDeflate):
                 zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self._deflateBits,
                 COMPRESS_MEM_LEVEL, self._strategy)
 
+    def deflateMessage(self, payload: bytes) -> bytes:
+        """A whole message deflated (RFC 7692 §7.2.1: sync-flushed, the empty block's four
+        bytes cut)."""
+        compressor = self._compressor
+        if compressor is None:
+            compressor = self._compressor = zlib.compressobj(
+                zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self._deflateBits,
+                COMPRESS_MEM_LEVEL, self._strategy)
+        data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if self._ownResets:
+            self._compressor = None
+        return data[:-4]
+
     def end_compress_message(self) -> bytes:
         data = cast(bytes, super().end_compress_message())
         if self._ownResets:
@@ -235,7 +248,41 @@ class _Deflate(PerMessageDeflate):
     # -- inflating ------------------------------------------------------------------------
 
     def inflateMessage(self, payload: bytes) -> bytes:
-        """A whole compressed message (one frame), inflated."""
+        """A whole compressed message (one frame), inflated.
+
+        The common case in straight line: one inflater for the message, started with the
+        window; a message holding a final block takes the general path instead (from its
+        start: nothing was changed).
+        """
+        if self._inflater is None:
+            window = b"" if self._peerResets else self._window
+            bits = self._inflateBits
+            inflater = zlib.decompressobj(-bits, zdict=window) if window else \
+                zlib.decompressobj(-bits)
+            limit = self._limit
+            tail = b""
+            try:
+                if limit is None:
+                    out = inflater.decompress(payload)
+                else:
+                    out = inflater.decompress(payload, limit + 1)
+                    if len(out) > limit:
+                        raise PayloadExceededError(
+                            f"WebSocket message exceeds decompression limit ({limit})")
+                if not inflater.eof:
+                    tail = inflater.decompress(_TAIL)
+            except zlib.error as e:
+                raise PayloadCorruptError(f"invalid permessage-deflate data: {e}") from e
+            if not inflater.eof:
+                if tail:
+                    raise PayloadCorruptError(
+                        "invalid permessage-deflate data: the message does not end at a "
+                        "block boundary (RFC 7692 §7.2.1)")
+                if not self._peerResets:
+                    size = 1 << bits
+                    self._window = out[-size:] if len(out) >= size else \
+                        window[len(out) - size:] + out
+                return out
         self.start_decompress_message()
         inflated = self._inflate(payload)
         self.end_decompress_message()
@@ -350,6 +397,22 @@ class ServerOptions(WebSocketServerFactory):
     """
 
     deflateEnabled = True
+    _adapterClass: type[ServerAdapter] | None = None
+
+    def buildAdapter(self, connection: Connection, subProtocol: str | None,
+                     headers: dict[str, list[str]], request: UpgradeRequest) -> ServerAdapter:
+        """The :class:`ServerAdapter` of one accepted connection. Its class (made once per
+        factory) holds the factory's options as class attributes, where Autobahn would
+        copy some 40 of them into every connection."""
+        cls = self._adapterClass
+        if cls is None:
+            options = {name: getattr(self, name) for name in ServerAdapter.CONFIG_ATTRS}
+            cls = self._adapterClass = type("ServerAdapter", (ServerAdapter,),
+                                            {**options, "_configured": True,
+                                             "__module__": ServerAdapter.__module__})
+        proto = cls(connection, subProtocol, headers, request)
+        proto.factory = self
+        return proto
 
 
 def serverFactory(config: WSServiceConfig, listenerConfig: ListenerConfiguration,
@@ -404,47 +467,63 @@ class _Adapter(WebSocketProtocol):
 
     # -- Autobahn's per-connection set-up -------------------------------------------------
 
+    # Autobahn's per-connection state, as class defaults: a connection's own dict only gets
+    # what changes (Autobahn's _connectionMade sets some 40 of these on every instance).
+    trackedTimings: Any = None
+    #: Autobahn counts traffic here on its slow paths; bws reads none of it (one per class).
+    trafficStats = TrafficStats()
+    state = WebSocketProtocol.STATE_CONNECTING
+    send_state = WebSocketProtocol.SEND_STATE_GROUND
+    data = b""
+    send_queue: Any = ()  # made a deque only if Autobahn ever queues (sync/chopped writes)
+    triggered = False
+    wasMaxFramePayloadSizeExceeded = False
+    wasMaxMessagePayloadSizeExceeded = False
+    closedByMe = False
+    failedByMe = False
+    droppedByMe = False
+    wasClean = False
+    wasNotCleanReason: Any = None
+    wasServerConnectionDropTimeout = False
+    wasOpenHandshakeTimeout = False
+    wasCloseHandshakeTimeout = False
+    wasServingFlashSocketPolicyFile = False
+    localCloseCode: Any = None
+    localCloseReason: Any = None
+    remoteCloseCode: Any = None
+    remoteCloseReason: Any = None
+    serverConnectionDropTimeoutCall: Any = None
+    openHandshakeTimeoutCall: Any = None
+    closeHandshakeTimeoutCall: Any = None
+    autoPingTimeoutCall: Any = None
+    autoPingPending: Any = None
+    autoPingPendingCall: Any = None
+    autoPingPendingSeq = 0
+    autoPingPendingSent: Any = None
+    _fragments = 0
+    _perMessageCompress = None
+    _utf8validator: Utf8Validator | None = None
+    #: Whether the class carries the factory's options (ServerOptions.buildAdapter).
+    _configured = False
+
+    @property
+    def utf8validator(self) -> Utf8Validator:  # type: ignore[override]  # made when used
+        """Autobahn's validator for fragmented text, made when first needed."""
+        validator = self._utf8validator
+        if validator is None:
+            validator = self._utf8validator = Utf8Validator()
+        return validator
+
     def _initState(self) -> None:
-        """Autobahn's ``WebSocketProtocol._connectionMade`` minus its debug line, which pretty-prints every
-        option on every connection even when debug logging is off (a third of a
-        handshake's CPU in profiles)."""
-        factory = self.factory
-        for name in self.CONFIG_ATTRS:
-            if not hasattr(self, name):
-                setattr(self, name, getattr(factory, name))
-        self._perMessageCompress = None
-        self.trackedTimings = cast(Any, None)
-        self.trafficStats = TrafficStats()
-        self.state = WebSocketProtocol.STATE_CONNECTING
-        self.send_state = WebSocketProtocol.SEND_STATE_GROUND
-        self.data = b""
-        self.send_queue = cast(Any, ())  # made a deque only if Autobahn ever queues (sync/chopped writes)
-        self.triggered = False
-        self.utf8validator = Utf8Validator()
-        self.wasMaxFramePayloadSizeExceeded = False
-        self.wasMaxMessagePayloadSizeExceeded = False
-        self.closedByMe = False
-        self.failedByMe = False
-        self.droppedByMe = False
-        self.wasClean = False
-        self.wasNotCleanReason = cast(Any, None)
-        self.wasServerConnectionDropTimeout = False
-        self.wasOpenHandshakeTimeout = False
-        self.wasCloseHandshakeTimeout = False
-        self.wasServingFlashSocketPolicyFile = False
-        self.localCloseCode = None
-        self.localCloseReason = None
-        self.remoteCloseCode = None
-        self.remoteCloseReason = None
-        self.serverConnectionDropTimeoutCall = None
-        self.openHandshakeTimeoutCall = None
-        self.closeHandshakeTimeoutCall = None
-        self.autoPingTimeoutCall = None
-        self.autoPingPending = None
-        self.autoPingPendingCall = None
-        self.autoPingPendingSeq = 0
-        self.autoPingPendingSent = None
-        self._fragments = 0
+        """Autobahn's ``WebSocketProtocol._connectionMade`` minus its debug line, which
+        pretty-prints every option on every connection even when debug logging is off (a
+        third of a handshake's CPU in profiles), and minus the per-instance copies of the
+        factory's options and of the initial state (class attributes here)."""
+        if not self._configured:
+            factory = self.factory
+            for name in self.CONFIG_ATTRS:
+                if not hasattr(self, name):
+                    setattr(self, name, getattr(factory, name))
         self.transport.registerProducer(self.connection, True)
 
     def _opened(self) -> None:
@@ -463,9 +542,7 @@ class _Adapter(WebSocketProtocol):
 
     def compress(self, payload: bytes) -> bytes:
         """A whole message deflated with the negotiated permessage-deflate (RFC 7692)."""
-        compress = self._perMessageCompress
-        compress.start_compress_message()
-        return compress.compress_message_data(payload) + compress.end_compress_message()
+        return cast(bytes, self._perMessageCompress.deflateMessage(payload))
 
     def writeClose(self, code: int | None, reason: bytes | None, isReply: bool) -> None:
         """A close frame, ours first or the answer to the peer's."""
@@ -671,6 +748,27 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         self._headers = headers
         self._received = _noMessage
 
+    # What only the opening handshake needs, as class defaults once it is over.
+    http_headers: Any = _NO_HEADERS
+    http_request_data = b""
+    http_request_host = ""
+    http_request_params: Any = _NO_HEADERS
+    http_request_path = ""
+    http_request_uri = ""
+    http_response_data: Any = None
+    http_status_line = ""
+    websocket_extensions: Any = ()
+    websocket_extensions_in_use: Any = ()
+    websocket_origin = ""
+    websocket_protocols: Any = ()
+    websocket_version = 13
+    _wskey: Any = None
+    _headers: Any = _NO_HEADERS
+    _subProtocol: str | None = None
+    _transport_details: Any = None
+    current_frame: Any = None
+    inside_message = False
+
     def _connectionMade(self) -> None:
         self._initState()
         self.factory.countConnections += 1
@@ -706,8 +804,12 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
                 self._headers["Sec-WebSocket-Extensions"] = [agreement.responseHeader()]
         self._wskey = key
         self.succeedHandshake((self._subProtocol, self._headers))
-        # Needed for the answer only; the request itself stays on ``upgradeRequest``.
-        self.http_headers = self._headers = self.http_request_params = _NO_HEADERS
+        # Needed for the answer only (the request itself stays on ``upgradeRequest``): the
+        # class's defaults stand in for them from now on.
+        # A fresh dict: a dict never shrinks when entries leave it.
+        self.__dict__ = {name: value for name, value in self.__dict__.items()
+                         if name not in _HANDSHAKE_ONLY and not (
+                             name in _DEFAULTED and value == _DEFAULTED[name])}
 
     def onOpen(self) -> None:
         self._opened()
@@ -808,7 +910,7 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
                     transport = self.transport
                     if isinstance(transport, TCPConnection) and not transport.TLS:
                         if pending.inPlace:
-                            transport.doRead = self._readLarge
+                            transport.doRead = self._readLarge  # type: ignore[method-assign]
                         else:
                             transport.bufferSize = min(max(length - (end - start), 65536),
                                                        LARGE_READ)
@@ -905,6 +1007,20 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
         except PayloadCorruptError as e:
             self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
             return None
+
+
+#: ServerAdapter attributes dropped once the opening handshake is over (class defaults
+#: stand in for them).
+_HANDSHAKE_ONLY = ("http_headers", "http_request_data", "http_request_host",
+                   "http_request_params", "http_request_path", "http_request_uri",
+                   "http_response_data", "http_status_line", "websocket_extensions",
+                   "websocket_origin", "websocket_protocols", "websocket_version", "_wskey",
+                   "_headers", "_subProtocol", "_transport_details")
+
+
+#: ServerAdapter attributes dropped after the handshake when they hold these values.
+_DEFAULTED: dict[str, Any] = {"current_frame": None, "inside_message": False,
+                              "websocket_extensions_in_use": []}
 
 
 def _noMessage(payload: bytes, isBinary: bool, text: str | None) -> None:

@@ -49,7 +49,7 @@ __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWi
            "BodylessUpgrades", "guardSharedSite", "refuseAtHeaders"]
 
 if TYPE_CHECKING:
-    from bws._autobahn import ServerAdapter
+    from bws._autobahn import ServerAdapter, ServerOptions
 
 log = Logger()
 
@@ -253,10 +253,8 @@ class Upgrade:
         clock = self.resource.clock
         connection = Connection(clock, config.maxFrameSize, config.connectionClosureTimeout)
         ServiceRunner(service, config, connection, self.bws, clock)
-        from bws._autobahn import ServerAdapter
-
-        proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
-        proto.factory = self.factory
+        options = cast("ServerOptions", self.factory)
+        proto = options.buildAdapter(connection, self.decision.subProtocol, headers, self.bws)
         self.resource.track(connection)
         handOver(self.request, proto, self.decision.key, list(self.decision.offered))
 
