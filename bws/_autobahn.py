@@ -80,20 +80,36 @@ RESPONSE_LIMITS: RequestLimitConfigs = RequestLimitConfigs()
 COLLECT_FROM = 16384
 
 
-def unmask(payload: bytes, mask: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``mask``: a big-integer XOR for small payloads,
-    Autobahn's vectorised C masker for large ones."""
-    n = len(payload)
-    if n > SMALL_UNMASK:
-        return create_xor_masker(mask, n).process(payload)
-    return unmaskSmall(payload, mask)
-
-
 try:  # Autobahn's NVX masker (cffi): XORs a buffer in place, keeping its position
     from _nvx_xormasker import ffi as _nvxFfi  # type: ignore[import-not-found]
     from _nvx_xormasker import lib as _nvxLib
 except ImportError:  # Autobahn without its C extensions: large frames are unmasked whole
     _nvxFfi = _nvxLib = None
+
+
+#: Payloads longer than this are unmasked by Autobahn's C masker in place, when it has
+#: one (a copy in, a copy out, one C call); shorter ones by a big-integer XOR, whose cost
+#: grows with the length (1 KiB: 2.5 times the C masker's).
+C_UNMASK_FROM = 256
+
+
+def unmask(payload: bytes, mask: bytes) -> bytes:
+    """XOR ``payload`` with the 4-byte ``mask``: a big-integer XOR for small payloads,
+    Autobahn's vectorised C masker for larger ones."""
+    n = len(payload)
+    if n > C_UNMASK_FROM and _nvxLib is not None:
+        buffer = bytearray(payload)
+        masker = _nvxLib.nvx_xormask_new(_nvxFfi.from_buffer(mask))
+        try:
+            _nvxLib.nvx_xormask_process(masker, _nvxFfi.from_buffer(buffer), n)
+        finally:
+            _nvxLib.nvx_xormask_free(masker)
+        return bytes(buffer)
+    if n > SMALL_UNMASK:
+        return create_xor_masker(mask, n).process(payload)
+    return unmaskSmall(payload, mask)
+
+
 
 #: While a large frame arrives, the transport reads up to this many bytes at a time
 #: (Twisted's default is 64 KiB: a 1 MiB frame would take 16 reactor turns).
