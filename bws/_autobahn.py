@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any, cast
 
 from autobahn.exception import PayloadCorruptError, PayloadExceededError
+from autobahn.twisted.util import peer2str
 from autobahn.twisted.websocket import (
     WebSocketClientFactory,
     WebSocketClientProtocol,
@@ -480,6 +481,7 @@ class _Adapter(WebSocketProtocol):
     frame_length: int
     frame_data: Any
     CONFIG_ATTRS: list[str]
+    tcpNoDelay: bool
 
     # -- Autobahn's per-connection set-up -------------------------------------------------
 
@@ -529,6 +531,31 @@ class _Adapter(WebSocketProtocol):
         if validator is None:
             validator = self._utf8validator = Utf8Validator()
         return validator
+
+    _peer: str | None = None
+
+    @property  # type: ignore[override]  # Autobahn assigns it in connectionMade
+    def peer(self) -> str | None:
+        """Autobahn's peer descriptor (``tcp4:127.0.0.1:52914``), made when first read (only
+        Autobahn's log lines read it)."""
+        peer = self._peer
+        if peer is None and self.transport is not None:
+            peer = self._peer = peer2str(self.transport)
+        return peer
+
+    @peer.setter
+    def peer(self, value: str | None) -> None:
+        self._peer = value
+
+    def connectionMade(self) -> None:
+        """Autobahn's Twisted ``connectionMade`` without what only its debug lines use (a
+        TransportDetails and a peer string per connection, and two highlighted names made
+        even when debug logging is off)."""
+        try:
+            self.transport.setTcpNoDelay(self.tcpNoDelay)
+        except Exception:  # noqa: S110  # e.g. a UNIX socket or a test transport: no Nagle
+            pass
+        self._connectionMade()
 
     def _initState(self) -> None:
         """Autobahn's ``WebSocketProtocol._connectionMade`` minus its debug line, which
@@ -751,7 +778,7 @@ class _Adapter(WebSocketProtocol):
             self.connection.connectionLost()
 
 
-class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  # Autobahn's bases disagree
+class ServerAdapter(_Adapter, WebSocketServerProtocol):
     """Autobahn's server protocol for one accepted connection, built by the web glue after
     twisted.web parsed the upgrade request and bws accepted it (not by a factory)."""
 
@@ -788,6 +815,12 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):  # type: ignore[misc]  #
     def _connectionMade(self) -> None:
         self._initState()
         self.factory.countConnections += 1
+
+    def _connectionLost(self, reason: Any) -> None:
+        """Autobahn's, without its debug line (whose arguments are made even when debug
+        logging is off)."""
+        WebSocketProtocol._connectionLost(self, reason)
+        self.factory.countConnections -= 1
 
     def acceptUpgrade(self, key: str, offered: list[str]) -> None:
         """Answer 101 for a request twisted.web parsed and bws checked.
