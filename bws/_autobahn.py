@@ -768,6 +768,42 @@ class _Adapter(WebSocketProtocol):
         self._failWith(CorruptedFrameError(reason), 1007, reason)
         return False
 
+    # -- inbound: whole frames, past Autobahn's parser -------------------------------------
+
+    #: Delivers a whole message (the handler's ``messageReceived``, once open).
+    _received: Any = None
+
+    def _deliverFrame(self, first: int, payload: bytes) -> bool:
+        """Deliver one whole unmasked frame; False when reading this way must stop."""
+        if first & 0x40:
+            inflated = self._inflate(payload)
+            if inflated is None:
+                return False  # refused (1009 / 1007): Autobahn reads on for the peer's close
+            payload = inflated
+            first &= 0x8F
+        if first == 0x81:
+            try:
+                text = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                self._invalid_payload("encountered invalid UTF-8 while processing text message")
+                return False
+            self._received(payload, False, text)
+        else:
+            self._received(payload, True, None)
+        return self.state == STATE_OPEN and not self.connection.closeFrameReceived
+
+    def _inflate(self, payload: bytes) -> bytes | None:
+        """A whole compressed message, inflated within the message limit (RFC 7692)."""
+        try:
+            return cast(bytes, self._perMessageCompress.inflateMessage(payload))
+        except PayloadExceededError:
+            limit = self.maxMessagePayloadSize
+            self._max_message_size_exceeded(limit, limit, "message after decompression")
+            return None
+        except PayloadCorruptError as e:
+            self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
+            return None
+
     # -- the end ---------------------------------------------------------------------------
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -1026,37 +1062,6 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):
             self.dataReceived(b"")  # completes it (_continueFrame)
         return None
 
-    def _deliverFrame(self, first: int, payload: bytes) -> bool:
-        """Deliver one whole unmasked frame; False when reading this way must stop."""
-        if first & 0x40:
-            inflated = self._inflate(payload)
-            if inflated is None:
-                return False  # refused (1009 / 1007): Autobahn reads on for the peer's close
-            payload = inflated
-            first &= 0x8F
-        if first == 0x81:
-            try:
-                text = payload.decode("utf-8")
-            except UnicodeDecodeError:
-                self._invalid_payload("encountered invalid UTF-8 while processing text message")
-                return False
-            self._received(payload, False, text)
-        else:
-            self._received(payload, True, None)
-        return self.state == STATE_OPEN and not self.connection.closeFrameReceived
-
-    def _inflate(self, payload: bytes) -> bytes | None:
-        """A whole compressed message, inflated within the message limit (RFC 7692)."""
-        try:
-            return cast(bytes, self._perMessageCompress.inflateMessage(payload))
-        except PayloadExceededError:
-            limit = self.maxMessagePayloadSize
-            self._max_message_size_exceeded(limit, limit, "message after decompression")
-            return None
-        except PayloadCorruptError as e:
-            self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
-            return None
-
 
 #: ServerAdapter attributes dropped once the opening handshake is over (class defaults
 #: stand in for them).
@@ -1196,7 +1201,10 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         self.connection.heard = True
         response = self._response
         if response is None or self.state != STATE_CONNECTING:
-            self._dataReceived(data)
+            if self.state == STATE_OPEN:
+                self._readWhole(data)
+            else:
+                self._dataReceived(data)
             return
         if self._headEnd is not None:
             response.buffer += data
@@ -1309,11 +1317,94 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 
     def onOpen(self) -> None:
         self._opened()
+        handler = self.connection.handler
+        self._received = _noMessage if handler is None else handler.messageReceived
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         handler = self.connection.handler
         if handler is not None:
             handler.messageReceived(payload, isBinary, None)
+
+    _head = b""
+
+    def _readWhole(self, data: bytes) -> None:
+        """Deliver complete, unfragmented data frames from the server directly (they are
+        unmasked: RFC 6455 §5.1), as the server does (:meth:`ServerAdapter._reading`):
+        anything else, a large frame still arriving included, goes to Autobahn's parser
+        from its first byte on, so every check of RFC 6455 stays with it."""
+        if self._head:
+            data = self._head + data
+            self._head = b""
+        if self.data or self.current_frame is not None or self.inside_message:
+            self._dataReceived(data)
+            return
+        pos = 0
+        end = len(data)
+        limit = self.connection.maxFrameSize
+        compress = self._perMessageCompress
+        incomplete = False  # as in ServerAdapter._reading
+        while True:
+            if end - pos < 2:
+                incomplete = True
+                break
+            first = data[pos]
+            second = data[pos + 1]
+            if second >= 0x80 or not (first == 0x81 or first == 0x82 or (
+                    compress is not None and (first == 0xC1 or first == 0xC2))):
+                break  # not FIN + text/binary (RSV1 only when compression is on), or masked
+            length = second
+            start = pos + 2
+            incomplete = True
+            if length == 126:
+                start = pos + 4
+                if end < start:
+                    break
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                if length < 126:
+                    incomplete = False
+                    break  # not minimally encoded: Autobahn refuses it
+            elif length == 127:
+                start = pos + 10
+                if end < start:
+                    break
+                length = int.from_bytes(data[pos + 2:pos + 10], "big")
+                if length < 65536 or length >> 63:
+                    incomplete = False
+                    break  # not minimal, or the reserved top bit: Autobahn refuses it
+            incomplete = False
+            if length > limit:
+                break  # Autobahn refuses it at the header (1009)
+            stop = start + length
+            if stop > end:
+                incomplete = length < COLLECT_FROM  # a large one: Autobahn collects it
+                break
+            pos = stop
+            if not self._deliverFrame(first, data[start:stop]):
+                incomplete = False
+                break
+        if pos < end:
+            if incomplete and self.state == STATE_OPEN:
+                self._head = data[pos:]  # at most a header and a frame under COLLECT_FROM
+            else:
+                self._dataReceived(data[pos:] if pos else data)
+
+    def writeWhole(self, first: int, payload: bytes) -> None:
+        """One whole masked (client) frame, in one write: ``first`` is FIN|RSV|opcode; a
+        fresh mask from the OS's entropy for each frame (RFC 6455 §5.3)."""
+        n = len(payload)
+        mask = os.urandom(4)
+        masked = unmask(payload, mask) if n else b""
+        if n < 126:
+            self._write(bytes((first, 0x80 | n)) + mask + masked)
+        elif n < 65536:
+            self._write(_HEADER16(first, 0xFE, n) + mask + masked)
+        else:
+            out = self._out
+            if out is not None:
+                out.append(_HEADER64(first, 0xFF, n) + mask)
+                out.append(masked)
+            else:
+                sendNow(self.transport, [_HEADER64(first, 0xFF, n) + mask, masked])
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.finishRefusal()
