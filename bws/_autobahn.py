@@ -804,6 +804,59 @@ class _Adapter(WebSocketProtocol):
             self._invalid_payload(f"received WebSocket message cannot be decompressed: {e}")
             return None
 
+    #: A large data frame still arriving (ServerAdapter._reading, ClientAdapter._readWhole).
+    _pending: _PendingFrame | None = None
+
+    def _continueFrame(self, data: bytes) -> bytes:
+        """Add to the large frame being collected; the bytes after it, once it is whole."""
+        pending = self._pending
+        assert pending is not None
+        need = pending.length - pending.have
+        if len(data) < need:
+            pending.add(data)
+            return b""
+        if data:
+            pending.add(data[:need] if len(data) > need else data)
+        rest = data[need:]
+        self._pending = None
+        transport = self.transport
+        if isinstance(transport, TCPConnection):
+            transport.__dict__.pop("bufferSize", None)  # Twisted's defaults again
+            transport.__dict__.pop("doRead", None)
+        if self.state != STATE_OPEN or self.connection.closeFrameReceived:
+            return b""
+        if not self._deliverFrame(pending.first, pending.payload()):
+            if rest:
+                self._dataReceived(rest)
+            return b""
+        return rest
+
+    def _readLarge(self) -> Any:
+        """The transport's ``doRead`` while a large frame arrives on plain TCP: the socket
+        is read straight into the frame's buffer (no bytes object per read, no copy), at
+        most up to the frame's end; the whole frame then goes the usual way. Returns
+        what Twisted's ``doRead`` returns (None, or why the connection ended)."""
+        pending = self._pending
+        transport = self.transport
+        if pending is None:  # finished or dropped meanwhile: Twisted's own reading again
+            transport.__dict__.pop("doRead", None)
+            return transport.doRead()
+        try:
+            n = transport.socket.recv_into(pending.rest())
+        except BlockingIOError:
+            return None
+        except InterruptedError:
+            return None
+        except OSError:
+            return CONNECTION_LOST
+        if not n:
+            return CONNECTION_DONE
+        pending.unmaskRead(n)
+        if pending.have == pending.length:
+            self.dataReceived(b"")  # completes it (_continueFrame)
+        return None
+
+
     # -- the end ---------------------------------------------------------------------------
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -923,7 +976,6 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):
 
     # -- inbound: a fast path for whole frames ---------------------------------------
 
-    _pending: _PendingFrame | None = None
     _head = b""
 
     def _reading(self, data: bytes) -> None:
@@ -1013,55 +1065,6 @@ class ServerAdapter(_Adapter, WebSocketServerProtocol):
             else:
                 self._dataReceived(data[pos:] if pos else data)
 
-    def _continueFrame(self, data: bytes) -> bytes:
-        """Add to the large frame being collected; the bytes after it, once it is whole."""
-        pending = self._pending
-        assert pending is not None
-        need = pending.length - pending.have
-        if len(data) < need:
-            pending.add(data)
-            return b""
-        if data:
-            pending.add(data[:need] if len(data) > need else data)
-        rest = data[need:]
-        self._pending = None
-        transport = self.transport
-        if isinstance(transport, TCPConnection):
-            transport.__dict__.pop("bufferSize", None)  # Twisted's defaults again
-            transport.__dict__.pop("doRead", None)
-        if self.state != STATE_OPEN or self.connection.closeFrameReceived:
-            return b""
-        if not self._deliverFrame(pending.first, pending.payload()):
-            if rest:
-                self._dataReceived(rest)
-            return b""
-        return rest
-
-    def _readLarge(self) -> Any:
-        """The transport's ``doRead`` while a large frame arrives on plain TCP: the socket
-        is read straight into the frame's buffer (no bytes object per read, no copy), at
-        most up to the frame's end; the whole frame then goes the usual way. Returns
-        what Twisted's ``doRead`` returns (None, or why the connection ended)."""
-        pending = self._pending
-        transport = self.transport
-        if pending is None:  # finished or dropped meanwhile: Twisted's own reading again
-            transport.__dict__.pop("doRead", None)
-            return transport.doRead()
-        try:
-            n = transport.socket.recv_into(pending.rest())
-        except BlockingIOError:
-            return None
-        except InterruptedError:
-            return None
-        except OSError:
-            return CONNECTION_LOST
-        if not n:
-            return CONNECTION_DONE
-        pending.unmaskRead(n)
-        if pending.have == pending.length:
-            self.dataReceived(b"")  # completes it (_continueFrame)
-        return None
-
 
 #: ServerAdapter attributes dropped once the opening handshake is over (class defaults
 #: stand in for them).
@@ -1090,40 +1093,43 @@ class _PendingFrame:
     __slots__ = ("first", "mask", "length", "have", "_buffer", "_view", "_masker", "_chunks",
                  "_maskBuffer")
 
-    def __init__(self, first: int, mask: bytes, length: int) -> None:
+    def __init__(self, first: int, mask: bytes | None, length: int) -> None:
         self.first = first
         self.mask = mask
         self.length = length
         self.have = 0
         self._chunks: list[bytes] = []
-        if _nvxLib is not None:
+        self._masker = None
+        if _nvxLib is not None or mask is None:
             if _spare and len(_spare[0]) >= length:
                 self._buffer = _spare.pop()
             else:
                 self._buffer = bytearray(length)
             self._view = memoryview(self._buffer)[:length]
+        if _nvxLib is not None and mask is not None:
             self._maskBuffer = _nvxFfi.new("uint8_t[4]", mask)
             self._masker = _nvxFfi.gc(_nvxLib.nvx_xormask_new(self._maskBuffer),
                                       _nvxLib.nvx_xormask_free)
             _nvxLib.nvx_xormask_set_impl(self._masker, 2)  # SSE2
-        else:
-            self._masker = None
 
     def add(self, piece: bytes) -> None:
         """The next bytes of the payload (at most what is still missing)."""
         n = len(piece)
-        if self._masker is None:
+        if not self.inPlace:
             self._chunks.append(piece)
         else:
             view = self._view[self.have:self.have + n]
             view[:] = piece
-            _nvxLib.nvx_xormask_process(self._masker, _nvxFfi.from_buffer("uint8_t[]", view), n)
+            if self._masker is not None:
+                _nvxLib.nvx_xormask_process(self._masker,
+                                            _nvxFfi.from_buffer("uint8_t[]", view), n)
         self.have += n
 
     @property
     def inPlace(self) -> bool:
-        """Whether the payload is unmasked in one buffer (:meth:`rest`, :meth:`unmaskRead`)."""
-        return self._masker is not None
+        """Whether the payload is collected (and unmasked) in one buffer (:meth:`rest`,
+        :meth:`unmaskRead`): unmasked frames always, masked ones with the C masker."""
+        return self.mask is None or self._masker is not None
 
     def rest(self) -> memoryview:
         """The part of the buffer still to be filled (in place only)."""
@@ -1131,13 +1137,16 @@ class _PendingFrame:
 
     def unmaskRead(self, n: int) -> None:
         """``n`` more bytes were read into :meth:`rest`: unmask them there."""
-        view = self._view[self.have:self.have + n]
-        _nvxLib.nvx_xormask_process(self._masker, _nvxFfi.from_buffer("uint8_t[]", view), n)
+        if self._masker is not None:
+            view = self._view[self.have:self.have + n]
+            _nvxLib.nvx_xormask_process(self._masker,
+                                        _nvxFfi.from_buffer("uint8_t[]", view), n)
         self.have += n
 
     def payload(self) -> bytes:
         """The whole payload, unmasked."""
-        if self._masker is None:
+        if not self.inPlace:
+            assert self.mask is not None
             return unmask(b"".join(self._chunks), self.mask)
         payload = bytes(self._view)
         self._view.release()
@@ -1329,9 +1338,13 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
 
     def _readWhole(self, data: bytes) -> None:
         """Deliver complete, unfragmented data frames from the server directly (they are
-        unmasked: RFC 6455 §5.1), as the server does (:meth:`ServerAdapter._reading`):
-        anything else, a large frame still arriving included, goes to Autobahn's parser
-        from its first byte on, so every check of RFC 6455 stays with it."""
+        unmasked: RFC 6455 §5.1), as the server does (:meth:`ServerAdapter._reading`), a
+        large one collected while it arrives; anything else goes to Autobahn's parser from
+        its first byte on, so every check of RFC 6455 stays with it."""
+        if self._pending is not None:
+            data = self._continueFrame(data)
+            if not data:
+                return
         if self._head:
             data = self._head + data
             self._head = b""
@@ -1376,7 +1389,15 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
                 break  # Autobahn refuses it at the header (1009)
             stop = start + length
             if stop > end:
-                incomplete = length < COLLECT_FROM  # a large one: Autobahn collects it
+                if length >= COLLECT_FROM:
+                    pending = self._pending = _PendingFrame(first, None, length)
+                    pending.add(data[start:] if start else data)
+                    transport = self.transport
+                    if isinstance(transport, TCPConnection) and not transport.TLS:
+                        transport.doRead = self._readLarge
+                    pos = end
+                else:
+                    incomplete = True  # a small frame cut short: wait for the rest
                 break
             pos = stop
             if not self._deliverFrame(first, data[start:stop]):
