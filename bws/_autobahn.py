@@ -118,6 +118,8 @@ LARGE_READ = 2**20
 #: The buffer of the last large frame, if at most this long, is kept for the next one
 #: (one per process): a fresh megabyte costs more in page faults than the copy into it.
 SPARE_MAX = 4 * 2**20
+#: How many such buffers are kept (one frame arriving, one leaving).
+SPARES = 2
 _spare: list[bytearray] = []
 
 
@@ -125,12 +127,18 @@ _spare: list[bytearray] = []
 _GATHER_MAX = 64
 
 
-def sendNow(transport: Any, pieces: list[bytes]) -> None:
+def _asBytes(pieces: list[Any]) -> list[bytes]:
+    """Twisted's transports take bytes only: a piece lent from a buffer is copied."""
+    return [piece if type(piece) is bytes else bytes(piece) for piece in pieces]
+
+
+def sendNow(transport: Any, pieces: list[Any]) -> None:
     """Write ``pieces`` in order: on plain TCP with nothing buffered, straight to the
     socket in one ``sendmsg`` (no reactor turn, no copy into Twisted's buffer), whatever
     the kernel does not take then through the transport, which buffers it and applies
     flow control; on anything else (TLS, a test transport, a busy buffer), through the
-    transport."""
+    transport. Pieces may be views of a buffer (:func:`_lendBuffer`): what the transport
+    keeps of them is copied, so the buffer is free again when this returns."""
     if (isinstance(transport, TCPConnection) and not transport.TLS and transport.connected
             and not transport.disconnecting and not transport.dataBuffer
             and not transport._tempDataLen and not transport._writeDisconnected):
@@ -148,11 +156,26 @@ def sendNow(transport: Any, pieces: list[bytes]) -> None:
                 rest = pieces[i:]
                 if sent:
                     rest[0] = piece[sent:]
-                transport.writeSequence(rest)
+                transport.writeSequence(_asBytes(rest))
                 return
             sent -= len(piece)
         return
-    transport.writeSequence(pieces)
+    transport.writeSequence(_asBytes(pieces))
+
+
+def _lendBuffer(size: int) -> bytearray:
+    """A buffer of at least ``size`` bytes: a spare one if there is one big enough (a fresh
+    megabyte costs more in page faults than the copy into it); give it back with
+    :func:`_returnBuffer` once nothing refers to it."""
+    for i, buffer in enumerate(_spare):
+        if len(buffer) >= size:
+            return _spare.pop(i)
+    return bytearray(size)
+
+
+def _returnBuffer(buffer: bytearray) -> None:
+    if len(buffer) <= SPARE_MAX and len(_spare) < SPARES:
+        _spare.append(buffer)
 
 
 def autobahnLimits(maxFrameSize: int, maxMessageSize: int) -> dict[str, Any]:
@@ -630,6 +653,14 @@ class _Adapter(WebSocketProtocol):
             out, self._out = self._out, None
             if out and self.transport is not None:
                 sendNow(self.transport, out)
+            lent = self._lent
+            if lent is not None:
+                self._lent = None
+                for buffer in lent:
+                    _returnBuffer(buffer)
+
+    #: Buffers lent to pieces of ``_out`` (given back once it is sent).
+    _lent: list[bytearray] | None = None
 
     def _write(self, data: bytes) -> None:
         out = self._out
@@ -643,7 +674,7 @@ class _Adapter(WebSocketProtocol):
         itself, or closes TCP); collecting goes on."""
         out = self._out
         if out:
-            self.transport.writeSequence(out)
+            self.transport.writeSequence(_asBytes(out))
             out.clear()
 
     def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
@@ -1101,10 +1132,7 @@ class _PendingFrame:
         self._chunks: list[bytes] = []
         self._masker = None
         if _nvxLib is not None or mask is None:
-            if _spare and len(_spare[0]) >= length:
-                self._buffer = _spare.pop()
-            else:
-                self._buffer = bytearray(length)
+            self._buffer = _lendBuffer(length)
             self._view = memoryview(self._buffer)[:length]
         if _nvxLib is not None and mask is not None:
             self._maskBuffer = _nvxFfi.new("uint8_t[4]", mask)
@@ -1151,7 +1179,7 @@ class _PendingFrame:
         payload = bytes(self._view)
         self._view.release()
         if len(self._buffer) <= SPARE_MAX:
-            _spare[:] = [self._buffer]
+            _returnBuffer(self._buffer)
         return payload
 
 
@@ -1414,18 +1442,39 @@ class ClientAdapter(_Adapter, WebSocketClientProtocol):  # type: ignore[misc]  #
         fresh mask from the OS's entropy for each frame (RFC 6455 §5.3)."""
         n = len(payload)
         mask = os.urandom(4)
-        masked = unmask(payload, mask) if n else b""
         if n < 126:
-            self._write(bytes((first, 0x80 | n)) + mask + masked)
+            self._write(bytes((first, 0x80 | n)) + mask + unmask(payload, mask))
         elif n < 65536:
-            self._write(_HEADER16(first, 0xFE, n) + mask + masked)
+            self._write(_HEADER16(first, 0xFE, n) + mask + unmask(payload, mask))
+        elif _nvxLib is None:
+            self._writeLarge([_HEADER64(first, 0xFF, n) + mask, unmask(payload, mask)], None)
         else:
-            out = self._out
-            if out is not None:
-                out.append(_HEADER64(first, 0xFF, n) + mask)
-                out.append(masked)
-            else:
-                sendNow(self.transport, [_HEADER64(first, 0xFF, n) + mask, masked])
+            # Masked in a reused buffer (a fresh megabyte or two per frame cost more in
+            # page faults than the masking itself), sent from there.
+            buffer = _lendBuffer(n)
+            view = memoryview(buffer)[:n]
+            view[:] = payload
+            masker = _nvxLib.nvx_xormask_new(_nvxFfi.from_buffer(mask))
+            try:
+                _nvxLib.nvx_xormask_process(masker, _nvxFfi.from_buffer("uint8_t[]", view), n)
+            finally:
+                _nvxLib.nvx_xormask_free(masker)
+            self._writeLarge([_HEADER64(first, 0xFF, n) + mask, view], buffer)
+
+    def _writeLarge(self, pieces: list[Any], buffer: bytearray | None) -> None:
+        """Header and payload of a large frame; ``buffer``: what the payload is a view of,
+        given back once sent (at the end of the read being handled, if one is)."""
+        out = self._out
+        if out is not None:
+            out.extend(pieces)
+            if buffer is not None:
+                if self._lent is None:
+                    self._lent = []
+                self._lent.append(buffer)
+            return
+        sendNow(self.transport, pieces)
+        if buffer is not None:
+            _returnBuffer(buffer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.finishRefusal()
