@@ -94,9 +94,19 @@ except ImportError:  # Autobahn without its C extensions: large frames are unmas
 C_UNMASK_FROM = 256
 
 
+try:  # the C masking helper of the ``websockets`` package, when it is installed: one C
+    # call, one copy, for any length (measured: a tenth of the big-integer XOR for 32 B)
+    from websockets.speedups import apply_mask as _applyMask
+except ImportError:
+    _applyMask = None  # type: ignore[assignment]
+
+
 def unmask(payload: bytes, mask: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``mask``: a big-integer XOR for small payloads,
-    Autobahn's vectorised C masker for larger ones."""
+    """XOR ``payload`` with the 4-byte ``mask``: with the ``websockets`` package's C helper
+    when it is installed; else a big-integer XOR for small payloads, Autobahn's
+    vectorised C masker for larger ones."""
+    if _applyMask is not None:
+        return _applyMask(payload, mask)
     n = len(payload)
     if n > C_UNMASK_FROM and _nvxLib is not None:
         buffer = bytearray(payload)
