@@ -1,11 +1,13 @@
-"""Client round trips (scenario 7): one library's client in one process.
+"""Client round trips: one library's client in one process.
 
     python -m benchmarks.clients {bws|autobahn|websockets} --port PORT --server-pid PID
-        [--warmup S] [--duration S]
+        [--warmup S] [--duration S] [--size BYTES] [--binary]
 
-Sequential round trips of a 32 B text message on one connection, written the way a user
-of each library writes them; the figure is the client's CPU per round trip.  Prints one
-JSON object; exit status 3 (with ``{"skip": ...}``) means the client library is missing.
+Sequential round trips of one message (32 B text by default; ``--size 1048576
+--binary`` for 1 MiB binary) on one connection, written the way a user of each library
+writes them; the figure is the client's CPU per round trip.  Every client is allowed
+messages and frames of 16 MiB, so each sends a message as one frame.  Prints one JSON
+object; exit status 3 (with ``{"skip": ...}``) means the client library is missing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ import time
 
 from benchmarks.procstat import cpu_seconds
 
-TEXT = "x" * 32
 CLIENTS = ("autobahn", "websockets", "bws")
+LIMIT = 16 * 2**20
+
+
+def message(size: int, binary: bool) -> str | bytes:
+    """What each round trip sends and expects back."""
+    if binary:
+        return bytes(range(256)) * (size // 256) + bytes(size % 256)
+    return "x" * size
 
 
 class Unavailable(Exception):
@@ -61,8 +70,8 @@ class Window:
         }
 
 
-def check(reply) -> None:
-    if reply != TEXT:
+def check(reply, sent) -> None:
+    if reply != sent:
         raise RuntimeError(f"bad echo: {reply!r:.60}")
 
 
@@ -94,12 +103,19 @@ def run_bws(args) -> dict:
     except ImportError as exc:
         raise Unavailable(f"bws.Client is not available yet ({exc})") from exc
 
+    data = message(args.size, args.binary)
+    write = "writeBinaryMessage" if args.binary else "writeTextMessage"
+    read = "readBinaryMessage" if args.binary else "readTextMessage"
+
     async def main():
-        client = await Client.connect(f"ws://127.0.0.1:{args.port}/")
+        client = await Client.connect(
+            f"ws://127.0.0.1:{args.port}/", maxFrameSize=LIMIT, maxMessageSize=LIMIT
+        )
         window = Window(args.server_pid, args.warmup, args.duration)
+        send, receive = getattr(client, write), getattr(client, read)
         while True:
-            await client.writeTextMessage(TEXT)
-            check(await client.readTextMessage())
+            await send(data)
+            check(await receive(), data)
             if not window.tick():
                 break
         closed = client.close()
@@ -115,6 +131,8 @@ def run_autobahn(args) -> dict:
     from twisted.internet import defer
 
     finished = defer.Deferred()
+    data = message(args.size, args.binary)
+    payload = data if args.binary else data.encode()
 
     async def main():
         from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
@@ -123,12 +141,14 @@ def run_autobahn(args) -> dict:
         class RoundTrips(WebSocketClientProtocol):
             def onOpen(self):
                 self.window = Window(args.server_pid, args.warmup, args.duration)
-                self.sendMessage(TEXT.encode(), isBinary=False)
+                self.sendMessage(payload, isBinary=args.binary)
 
-            def onMessage(self, payload, isBinary):
-                check(payload.decode())  # what a user does to get text back
+            def onMessage(self, reply, isBinary):
+                check(reply if isBinary else reply.decode(), data)  # a user decodes text
                 if self.window.tick():
-                    self.sendMessage(TEXT.encode(), isBinary=False)
+                    self.sendMessage(
+                        payload if args.binary else data.encode(), isBinary=args.binary
+                    )
                 elif not finished.called:
                     finished.callback(self.window.result())
                     self.sendClose(1000)
@@ -138,6 +158,7 @@ def run_autobahn(args) -> dict:
                     finished.errback(RuntimeError(f"closed early: {code} {reason}"))
 
         factory = WebSocketClientFactory(f"ws://127.0.0.1:{args.port}/")
+        factory.setProtocolOptions(maxFramePayloadSize=LIMIT, maxMessagePayloadSize=LIMIT)
         factory.protocol = RoundTrips
         reactor.connectTCP("127.0.0.1", args.port, factory)
         return await finished
@@ -150,12 +171,15 @@ def run_websockets(args) -> dict:
 
     from websockets.asyncio.client import connect
 
+    data = message(args.size, args.binary)
+
     async def main():
-        async with connect(f"ws://127.0.0.1:{args.port}/", compression=None) as ws:
+        url = f"ws://127.0.0.1:{args.port}/"
+        async with connect(url, compression=None, max_size=LIMIT) as ws:
             window = Window(args.server_pid, args.warmup, args.duration)
             while True:
-                await ws.send(TEXT)
-                check(await ws.recv())
+                await ws.send(data)
+                check(await ws.recv(), data)
                 if not window.tick():
                     break
         return window.result()
@@ -170,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server-pid", type=int, required=True)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--size", type=int, default=32, help="bytes per message")
+    parser.add_argument("--binary", action="store_true", help="binary, not text, messages")
     args = parser.parse_args(argv)
     try:
         result = globals()[f"run_{args.client}"](args)

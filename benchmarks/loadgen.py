@@ -60,16 +60,23 @@ def json_document(size: int = 1024) -> bytes:
     return body[:-1] + b" " * (size - len(body)) + b"}"
 
 
-def client_frame(opcode: int, payload: bytes, rsv1: bool = False) -> bytes:
-    """One complete, masked client frame (RFC 6455 section 5.2)."""
+def client_frame(opcode: int, payload: bytes, rsv1: bool = False, masked: bool = True) -> bytes:
+    """One complete, masked client frame (RFC 6455 section 5.2).
+
+    ``masked=False`` only for the raw TCP echo (``twisted-tcp``), which sends the bytes
+    back as they came: the picows client refuses masked frames from a server.
+    """
     n = len(payload)
     first = 0x80 | (0x40 if rsv1 else 0) | opcode
+    bit = 0x80 if masked else 0
     if n < 126:
-        header = bytes([first, 0x80 | n])
+        header = bytes([first, bit | n])
     elif n < 2**16:
-        header = bytes([first, 0x80 | 126]) + n.to_bytes(2, "big")
+        header = bytes([first, bit | 126]) + n.to_bytes(2, "big")
     else:
-        header = bytes([first, 0x80 | 127]) + n.to_bytes(8, "big")
+        header = bytes([first, bit | 127]) + n.to_bytes(8, "big")
+    if not masked:
+        return header + payload
     mask = os.urandom(4)
     key = (mask * (n // 4 + 1))[:n]
     masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
@@ -89,12 +96,14 @@ def deflate_message(payload: bytes) -> bytes:
 
 
 class Counter:
-    __slots__ = ("messages", "bytes", "writes")
+    __slots__ = ("messages", "bytes", "writes", "latencies")
 
     def __init__(self) -> None:
         self.messages = 0
         self.bytes = 0
         self.writes = 0  # messages/writes = the burst size the exchange settled into
+        #: Round-trip times in seconds (one in flight only), while the window is measured.
+        self.latencies: list[float] | None = None
 
 
 class EchoDriver(WSListener):
@@ -122,6 +131,7 @@ class EchoDriver(WSListener):
         self.error: str | None = None
         self.ws = None
         self.write = None
+        self.sentAt = 0.0  # when the request in flight went (one in flight: its latency)
 
     def on_ws_connected(self, transport):
         self.ws = transport
@@ -129,6 +139,7 @@ class EchoDriver(WSListener):
 
     def start(self) -> None:
         self.running = True
+        self.sentAt = time.perf_counter()
         self.write(self.frame * self.in_flight)
 
     def on_ws_frame(self, transport, frame):
@@ -139,6 +150,8 @@ class EchoDriver(WSListener):
             if frame.fin:
                 self._message_done()
             if frame.last_in_buffer and self.owed and self.running:
+                if self.in_flight == 1:
+                    self.sentAt = time.perf_counter()
                 self.write(self.frame * self.owed)
                 self.owed = 0
                 self.counter.writes += 1
@@ -160,6 +173,9 @@ class EchoDriver(WSListener):
         if size != len(self.expect) or (data is not None and data != self.expect):
             self.fail(f"bad echo: {size} bytes, expected {len(self.expect)}")
         self.size = 0
+        latencies = self.counter.latencies
+        if latencies is not None and self.in_flight == 1:
+            latencies.append(time.perf_counter() - self.sentAt)
         self.counter.messages += 1
         self.counter.bytes += size
         self.owed += 1
@@ -248,12 +264,21 @@ class Window:
             "client_cpu_s": cpu_seconds(),
         }
 
-    async def measure(self, warmup: float, duration: float) -> dict:
+    async def measure(self, warmup: float, duration: float, latency: bool = False) -> dict:
         await asyncio.sleep(warmup)
+        if latency:
+            self.counter.latencies = []
         before = self.snap()
         await asyncio.sleep(duration)
         after = self.snap()
-        return {key: after[key] - before[key] for key in after}
+        out = {key: after[key] - before[key] for key in after}
+        if latency:
+            times = sorted(self.counter.latencies)
+            self.counter.latencies = None
+            if times:
+                out["p50_us"] = times[len(times) // 2] * 1e6
+                out["p99_us"] = times[min(len(times) - 1, int(len(times) * 0.99))] * 1e6
+        return out
 
 
 def url(port: int) -> str:
@@ -283,10 +308,11 @@ async def close_all(drivers) -> None:
 async def stream(
     args, *, conns: int, in_flight: int, opcode: int, payload: bytes, compressed: bool = False
 ) -> dict:
-    """Echo scenarios 1, 2, 3 and 6: steady load, measured after a warm-up."""
+    """The echo scenarios: steady load, measured after a warm-up.  With one connection and
+    one request in flight, every round trip's time is kept too (p50 and p99)."""
     counter = Counter()
     body = deflate_message(payload) if compressed else payload
-    frame = client_frame(opcode, body, rsv1=compressed)
+    frame = client_frame(opcode, body, rsv1=compressed, masked=getattr(args, "masked", True))
     headers = {}
     if compressed:
         headers["Sec-WebSocket-Extensions"] = "permessage-deflate; client_no_context_takeover"
@@ -303,7 +329,8 @@ async def stream(
             raise RuntimeError("server did not negotiate permessage-deflate")
     for d in drivers:
         d.start()
-    result = await Window(counter, args.server_pid).measure(args.warmup, args.duration)
+    latency = conns == 1 and in_flight == 1
+    result = await Window(counter, args.server_pid).measure(args.warmup, args.duration, latency)
     result["conns_per_worker"] = connections_per_process(args.server_pid, args.port)
     errors = [d.error for d in drivers if d.error]
     await close_all(drivers)
@@ -368,12 +395,62 @@ async def idle_memory(args) -> dict:
     return {"connections": args.idle_conns, "rss_before": before, "rss_after": after}
 
 
+async def deflate_memory(args) -> dict:
+    """Server RSS growth per connection that has exchanged one compressed message.
+
+    The offer is a browser's (``permessage-deflate; client_max_window_bits``: context
+    takeover both ways), so the server has to keep whatever its compressor and inflater
+    hold between messages.
+    """
+    counter = Counter()
+    doc = json_document()
+    frame = client_frame(OP_TEXT, deflate_message(doc), rsv1=True)
+    headers = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}
+
+    def make():
+        return EchoDriver(counter, frame, doc, 1, compressed=True)
+
+    warm = await open_drivers(args.port, 10, make, extra_headers=headers)
+    for d in warm:
+        d.start()
+    while counter.messages < 10 and not any(d.error for d in warm):
+        await asyncio.sleep(0.01)
+    await close_all(warm)
+    await asyncio.sleep(0.3)
+    before = rss_bytes(args.server_pid)
+    conns = await open_drivers(args.port, args.idle_conns, make, extra_headers=headers)
+    agreed = conns[0].ws.response.headers.get("Sec-WebSocket-Extensions", "")
+    if "permessage-deflate" not in agreed:
+        raise RuntimeError("server did not negotiate permessage-deflate")
+    target = counter.messages + len(conns)
+    for d in conns:
+        d.start()
+        d.running = False  # one message each: the echo is not answered
+    while counter.messages < target and not any(d.error for d in conns):
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(max(0.2, args.warmup))
+    after = rss_bytes(args.server_pid)
+    errors = [d.error for d in conns if d.error]
+    alive = sum(not d.ws.is_disconnected for d in conns)
+    await close_all(conns)
+    if errors:
+        raise RuntimeError(f"{len(errors)} connection(s) failed: {errors[0]}")
+    if alive != args.idle_conns:
+        raise RuntimeError(f"only {alive} of {args.idle_conns} connections survived")
+    return {"connections": args.idle_conns, "rss_before": before, "rss_after": after}
+
+
 SCENARIOS = {
     "text32": lambda a: stream(a, conns=1, in_flight=128, opcode=OP_TEXT, payload=b"x" * 32),
+    "rr1": lambda a: stream(a, conns=1, in_flight=1, opcode=OP_TEXT, payload=b"x" * 32),
     "rr100": lambda a: stream(a, conns=100, in_flight=1, opcode=OP_TEXT, payload=b"x" * 32),
+    "bin1k": lambda a: stream(
+        a, conns=1, in_flight=128, opcode=OP_BINARY, payload=os.urandom(1024)
+    ),
     "bin1m": lambda a: stream(a, conns=1, in_flight=4, opcode=OP_BINARY, payload=os.urandom(2**20)),
     "handshake": handshake,
     "idle": idle_memory,
+    "dmem": deflate_memory,
     "deflate": lambda a: stream(
         a, conns=1, in_flight=32, opcode=OP_TEXT, payload=json_document(), compressed=True
     ),

@@ -12,8 +12,9 @@ from statistics import median
 from benchmarks.scenarios import SCENARIOS
 
 SUBJECT = "bws"
-BASELINES = ("autobahn", "websockets", "bws-baseline")
-ORDER = ("autobahn", "websockets", "bws-baseline", "bws", "bws-w1", "bws-w2")
+#: Column order; every column but bws is also a peer bws's ratio is taken against.
+ORDER = ("autobahn", "websockets", "aiohttp", "picows", "twisted-tcp", "bws-baseline", "bws",
+         "bws-w1", "bws-w2")
 MISSING = "—"
 
 
@@ -21,7 +22,7 @@ def _group(sample: dict) -> tuple[str, str, str]:
     """(scenario, row label, column) — scenario 7 compares clients, one row per server."""
     scenario = SCENARIOS[sample["scenario"]]
     if scenario.subject == "client":
-        return scenario.name, f"client→{sample['server']}", sample["client"]
+        return scenario.name, f"{scenario.name}→{sample['server']}", sample["client"]
     return scenario.name, scenario.name, sample["server"]
 
 
@@ -58,41 +59,45 @@ def summarize(samples: list[dict]) -> list[dict]:
             "medians": {},
             "ratios": {},
             "paired": {},  # the per-round ratios behind each median
-            "budget": None,
+            "target": metric.target,
         }
         for column, by_round in by_column.items():
             row["medians"][column] = median(by_round.values())
-        for base in BASELINES if metric.ratio else ():
-            mine, theirs = by_column.get(SUBJECT, {}), by_column.get(base, {})
+        for base in by_column if metric.ratio else ():
+            if base == SUBJECT:
+                continue
+            mine, theirs = by_column.get(SUBJECT, {}), by_column[base]
             paired = [mine[r] / theirs[r] for r in mine if r in theirs and theirs[r]]
             if paired:
                 row["ratios"][base] = median(paired)
                 row["paired"][base] = paired
         row["headline"] = key == scenario.metrics[0].key
-        if row["headline"] and scenario.budget is not None:
-            row["budget"] = scenario.budget
         out.append(row)
     return out
 
 
+def _ordered(columns) -> list[str]:
+    return sorted(columns, key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
+
+
 def columns_of(rows: list[dict]) -> list[str]:
-    found = {c for r in rows for c in r["medians"]} | {SUBJECT, *BASELINES}
-    return sorted(found, key=lambda c: (ORDER.index(c) if c in ORDER else len(ORDER), c))
+    return _ordered({c for r in rows for c in r["medians"]} | {SUBJECT})
 
 
 def table(rows: list[dict]) -> str:
     """A reStructuredText simple table (so it can be pasted into docs/benchmarks.rst)."""
     columns = columns_of(rows)
-    header = ["scenario", "metric", *columns, *(f"{SUBJECT}/{b}" for b in BASELINES), "budget"]
+    peers = [c for c in columns if c != SUBJECT]
+    header = ["scenario", "metric", *columns, *(f"{SUBJECT}/{b}" for b in peers), "target"]
     lines = []
     for r in rows:
         cells = [r["row"], r["label"]]
         for c in columns:
             v = r["medians"].get(c)
-            cells.append(MISSING if v is None else r["fmt"].format(v))
-        for b in BASELINES:
+            cells.append(MISSING if v is None or v != v else r["fmt"].format(v))
+        for b in peers:
             cells.append(_ratio_cell(r, b))
-        cells.append(_budget_cell(r))
+        cells.append(_target_cell(r))
         lines.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]
     rule = "  ".join("=" * w for w in widths)
@@ -108,7 +113,7 @@ def table(rows: list[dict]) -> str:
 def _ratio_cell(row: dict, base: str) -> str:
     """The median ratio; on headline rows with its per-round range, to judge the noise."""
     ratio = row["ratios"].get(base)
-    if ratio is None:
+    if ratio is None or ratio != ratio:
         return MISSING if row["ratio"] else ""
     paired = row["paired"][base]
     if row["headline"] and len(paired) > 1:
@@ -116,11 +121,13 @@ def _ratio_cell(row: dict, base: str) -> str:
     return f"{ratio:.2f}"
 
 
-def _budget_cell(row: dict) -> str:
-    if row["budget"] is None:
+def _target_cell(row: dict) -> str:
+    """The issue's goal for this figure (``≤1.15×twisted-tcp``), and whether it is met."""
+    if row["target"] is None:
         return ""
-    limit = f"≤{row['budget']:.2f}"
-    ratio = row["ratios"].get("autobahn")
-    if ratio is None:
-        return limit
-    return f"{limit} {'ok' if ratio <= row['budget'] else 'OVER'}"
+    peer, limit = row["target"]
+    goal = f"≤{limit:.2f}×{peer}"
+    ratio = row["ratios"].get(peer)
+    if ratio is None or ratio != ratio:
+        return goal
+    return f"{goal} {'ok' if ratio <= limit else 'OVER'}"

@@ -33,12 +33,15 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.clients import CLIENTS
 from benchmarks.scenarios import SCENARIOS
-from benchmarks.servers import SERVERS, WORKER_SERVERS
+from benchmarks.servers import RAW_SCENARIOS, SERVERS, WORKER_SERVERS
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SERVERS = ("autobahn", "websockets", "bws")
+DEFAULT_SERVERS = ("autobahn", "websockets", "aiohttp", "picows", "twisted-tcp", "bws")
 START_TIMEOUT = 20.0
-SAYS_READY = {"autobahn", "websockets", "picows"}  # benchmarks.servers prints READY for them
+# benchmarks.servers prints READY for them (bws.testing.echo prints nothing)
+SAYS_READY = {"autobahn", "websockets", "aiohttp", "picows", "twisted-tcp"}
+#: Servers without permessage-deflate.
+NO_DEFLATE = {"picows", "twisted-tcp"}
 SKIP_EXIT = 3  # benchmarks.clients: the client library is missing
 
 
@@ -229,8 +232,8 @@ class LoadgenWorker:
                 self.proc.wait()
 
 
-def run_client(client: str, srv: Server, args, pinning: Pinning, timeout: float) -> dict:
-    """Scenario 7: a fresh process per client (a Twisted reactor cannot be restarted)."""
+def run_client(client: str, scenario, srv: Server, args, pinning: Pinning, timeout: float) -> dict:
+    """Client scenarios: a fresh process per client (a Twisted reactor cannot be restarted)."""
     cmd = [
         sys.executable,
         "-m",
@@ -244,7 +247,11 @@ def run_client(client: str, srv: Server, args, pinning: Pinning, timeout: float)
         str(args.warmup),
         "--duration",
         str(args.duration),
+        "--size",
+        str(scenario.size),
     ]
+    if scenario.binary:
+        cmd.append("--binary")
     proc = subprocess.run(
         pinning.prefix(pinning.client) + cmd,
         cwd=ROOT,
@@ -276,7 +283,7 @@ def measure(
     srv = pool.get(server, scenario.compression)
     try:
         if scenario.driver == "clients":
-            result = run_client(client, srv, args, pinning, timeout)
+            result = run_client(client, scenario, srv, args, pinning, timeout)
         else:
             result = loadgen.request(
                 timeout,
@@ -286,6 +293,7 @@ def measure(
                 warmup=args.warmup,
                 duration=args.duration,
                 idle_conns=args.idle_conns,
+                masked=server != "twisted-tcp",  # the raw echo sends the frames back as is
             )
     finally:
         pool.release()
@@ -346,7 +354,13 @@ def parse_args(argv):
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(DEFAULT_SERVERS))
     parser.add_argument(
-        "--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS), help="scenario 'client'"
+        "--clients", nargs="+", choices=CLIENTS, default=list(CLIENTS), help="client scenarios"
+    )
+    parser.add_argument(
+        "--client-server",
+        choices=SERVERS,
+        default="picows",
+        help="the one server the client scenarios talk to (default picows: the cheapest)",
     )
     parser.add_argument(
         "--smoke",
@@ -369,24 +383,26 @@ def plan(args):
     none always runs first.  ``--smoke`` keeps no figures, so it goes server by server
     instead, letting one server process serve all its scenarios.
     """
+    servers = [s for s in SCENARIOS if SCENARIOS[s].driver != "clients"]
+    clients = [s for s in args.scenarios if SCENARIOS[s].driver == "clients"]
+    servers = [s for s in args.scenarios if s in servers]
     for rnd in range(args.rounds):
         if args.smoke:
-            steps = [(sc, srv) for srv in args.servers for sc in args.scenarios]
+            steps = [(sc, srv) for srv in args.servers for sc in servers]
             steps.sort(key=lambda step: SCENARIOS[step[0]].compression)  # one restart each
         else:
-            steps = [(sc, srv) for sc in args.scenarios for srv in rotated(args.servers, rnd)]
+            steps = [(sc, srv) for sc in servers for srv in rotated(args.servers, rnd)]
         for name, server in steps:
             scenario = SCENARIOS[name]
-            if scenario.compression and server == "picows":
-                continue  # the reference server has no permessage-deflate
-            if scenario.driver != "clients":
-                yield rnd, scenario, server, None
-            elif args.smoke:  # each client once, against its own library's server
-                if server in args.clients:
-                    yield rnd, scenario, server, server
-            else:
-                for client in rotated(args.clients, rnd):
-                    yield rnd, scenario, server, client
+            if scenario.compression and server in NO_DEFLATE:
+                continue
+            if server == "twisted-tcp" and name not in RAW_SCENARIOS:
+                continue  # the raw echo only where bytes in, bytes out is the comparison
+            yield rnd, scenario, server, None
+        # The clients all talk to one server, in an order rotated round by round.
+        for name in clients:
+            for client in rotated(args.clients, rnd):
+                yield rnd, SCENARIOS[name], args.client_server, client
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,13 @@
 """Echo servers under test, one per process.
 
-    python -m benchmarks.servers {autobahn|websockets|bws|bws-baseline|bws-w1|bws-w2|picows}
-        PORT [--compression]
+    python -m benchmarks.servers NAME PORT [--compression]
 
-Each echoes text and binary messages on 127.0.0.1:PORT and prints ``READY`` once it
-listens.  ``picows`` is not a contender: it is the near-zero-cost reference server used
-to show that the load generator out-runs every real server (``docs/benchmarks.rst``).
+NAME is one of :data:`SERVERS`.  Each echoes text and binary messages on 127.0.0.1:PORT
+and prints ``READY`` once it listens.  ``picows`` (Cython on uvloop) is the fastest
+Python-hosted WebSocket server there is and also shows that the load generator out-runs
+every other server; ``twisted-tcp`` is no WebSocket server at all but the floor of any
+Twisted one: after a canned 101 it echoes raw bytes (``docs/benchmarks.rst``).  A peer
+whose library is not installed exits with status 3 and a line saying so.
 """
 
 from __future__ import annotations
@@ -18,11 +20,24 @@ import sys
 # Large enough for the 1 MiB scenario, small enough to be a sane production limit.
 MAX_MESSAGE = 16 * 2**20
 
-SERVERS = ("autobahn", "websockets", "bws", "bws-baseline", "bws-w1", "bws-w2", "picows")
+SERVERS = ("autobahn", "websockets", "aiohttp", "picows", "twisted-tcp", "bws", "bws-baseline",
+           "bws-w1", "bws-w2")
 
 #: ``twistd bws --workers N``: one parent and N worker processes, left unpinned (the
 #: workers need the machine's cores); the harness waits for every worker's start-up line.
 WORKER_SERVERS = {"bws-w1": 1, "bws-w2": 2}
+#: Exit status of a server whose library is not installed (the harness skips it).
+MISSING = 3
+#: The scenarios the raw TCP echo takes part in: those where echoing the bytes of a
+#: frame back is the same work as a WebSocket echo minus the WebSocket (no handshake, no
+#: deflate, no 1 MiB reassembly, no idle bookkeeping to compare).
+RAW_SCENARIOS = frozenset({"text32", "rr1", "rr100", "bin1k"})
+
+
+def _require(module: str, server: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        print(f"{server}: {module} is not installed (pip install -e .[bench])", flush=True)
+        sys.exit(MISSING)
 
 
 def _ready() -> None:
@@ -66,6 +81,7 @@ def run_autobahn(port: int, compression: bool) -> None:
 
 
 def run_websockets(port: int, compression: bool) -> None:
+    _require("websockets", "websockets")
     import asyncio
 
     from websockets.asyncio.server import serve
@@ -146,7 +162,94 @@ def run_bws_w2(port: int, compression: bool) -> None:
     run_bws_workers(port, compression, 2)
 
 
+def run_aiohttp(port: int, compression: bool) -> None:
+    _require("aiohttp", "aiohttp")
+    import asyncio
+
+    from aiohttp import WSMsgType, web
+
+    async def echo(request):
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE, compress=compression)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/", echo)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        _ready()
+        await asyncio.Event().wait()
+
+    # The stock asyncio loop, as for websockets: what an aiohttp user gets by default.
+    asyncio.run(main())
+
+
+def run_twisted_tcp(port: int, compression: bool) -> None:
+    """The floor of a Twisted server: a canned 101, then every read written back as is.
+
+    The load generator sends this server unmasked frames, so the echoed bytes are valid
+    server frames; what is measured is one ``dataReceived`` and one ``write`` per read on
+    Twisted's epoll reactor, nothing of WebSocket.
+    """
+    import base64
+    import hashlib
+
+    from twisted.internet import epollreactor
+
+    epollreactor.install()
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Factory, Protocol
+
+    if compression:
+        sys.exit("twisted-tcp: no WebSocket, no permessage-deflate")
+    guid = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    class Echo(Protocol):
+        head = b""
+
+        def dataReceived(self, data):
+            self.transport.write(data)
+
+        def connectionMade(self):
+            self.transport.setTcpNoDelay(True)  # as bws and Autobahn set it
+            self.dataReceived = self.upgrade
+
+        def upgrade(self, data):
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in self.head[:end].split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(hashlib.sha1(key + guid).digest())
+            self.transport.write(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            del self.dataReceived  # the class's echo from now on
+            rest = self.head[end + 4 :]
+            self.head = b""
+            if rest:
+                self.transport.write(rest)
+
+    factory = Factory.forProtocol(Echo)
+    reactor.listenTCP(port, factory, interface="127.0.0.1", backlog=1024)
+    reactor.callWhenRunning(_ready)
+    reactor.run()
+
+
 def run_picows(port: int, compression: bool) -> None:
+    _require("picows", "picows")
     from picows import WSListener, WSMsgType, ws_create_server
 
     from benchmarks.loadgen import run_loop

@@ -96,22 +96,23 @@ class ReportTests(unittest.TestCase):
             "server_cpu_s": cpu_s,
             "client_cpu_s": 0.1,
         }
-        metrics = {m.key: m.compute(raw) for m in SCENARIOS["text32"].metrics}
+        metrics = {m.key: m.compute(raw) for m in SCENARIOS["rr100"].metrics}
         return {
             "round": rnd,
-            "scenario": "text32",
+            "scenario": "rr100",
             "server": server,
             "client": None,
             "raw": raw,
             "metrics": metrics,
         }
 
-    def test_paired_ratio_and_budget(self):
+    def test_paired_ratio_and_target(self):
         samples = []
         for rnd, drift in enumerate((1.0, 2.0, 1.5)):  # machine speed drifts between rounds
             samples += [
                 self.sample(rnd, "autobahn", 0.02 * drift),
                 self.sample(rnd, "websockets", 0.01 * drift),
+                self.sample(rnd, "aiohttp", 0.022 * drift),
                 self.sample(rnd, "bws", 0.021 * drift),
             ]
         rows = report.summarize(samples)
@@ -121,7 +122,12 @@ class ReportTests(unittest.TestCase):
         self.assertAlmostEqual(head["ratios"]["autobahn"], 1.05)  # drift cancels out
         self.assertAlmostEqual(head["ratios"]["websockets"], 2.1)
         text = report.table(rows)
-        self.assertIn("≤1.10 ok", text)
+        self.assertIn("≤1.00×aiohttp ok", text)  # rr100's target: bws at or below aiohttp
+        self.assertIn("bws/aiohttp", text)
+
+    def test_target_missed(self):
+        rows = report.summarize([self.sample(0, "aiohttp", 0.01), self.sample(0, "bws", 0.02)])
+        self.assertIn("≤1.00×aiohttp OVER", report.table(rows))
 
     def test_missing_subject(self):
         rows = report.summarize([self.sample(0, "autobahn", 0.02), {"error": "x", "round": 0}])

@@ -254,7 +254,8 @@ class Connection:
 
     :ivar state: a :class:`State`.
     :ivar connectionId: a string unique to this connection in this process.
-    :ivar attributes: per-connection values of ``setAttribute`` / ``getAttribute``.
+    :ivar attributes: per-connection values of ``setAttribute`` / ``getAttribute``, or
+        None before the first.
     :ivar subProtocol: the subprotocol agreed in the opening handshake, or ``None``.
     :ivar compressed: whether permessage-deflate was agreed (RFC 7692).
     :ivar closeStatus: the code of the peer's close frame (1005 without one, 1006 when
@@ -297,7 +298,8 @@ class Connection:
         self.dropWait = dropWait
         self.state = State.CONNECTING
         self.connectionId = newConnectionId()
-        self.attributes: dict[str, Any] = {}
+        #: Made by the first ``setAttribute`` (most connections never have one).
+        self.attributes: dict[str, Any] | None = None
         self.subProtocol: str | None = None
         self.compressed = False
         self.closeStatus: int | None = None

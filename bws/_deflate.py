@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["EXTENSION", "CLIENT_OFFER", "Agreement", "NegotiationError", "parseExtensions",
+__all__ = ["EXTENSION", "CLIENT_OFFER", "CLIENT_WINDOW_BITS", "Agreement", "NegotiationError", "parseExtensions",
            "acceptOffers", "checkAnswer", "deflatedBound"]
 
 #: The extension's registered name (RFC 7692 §7).
@@ -19,6 +19,11 @@ EXTENSION = "permessage-deflate"
 #: window (RFC 7692 §7.1.2.2). No ``client_no_context_takeover`` hint: the client does take
 #: its context over unless the server's answer asks it not to (§7.1.1.2).
 CLIENT_OFFER = "permessage-deflate; client_max_window_bits"
+
+#: The largest window a server asks of a client that lets it choose
+#: (``client_max_window_bits`` offered without a value, or with a larger one, RFC 7692
+#: §7.1.2.2): the server's inflater then holds 2 KiB of history instead of 32 KiB.
+CLIENT_WINDOW_BITS = 11
 
 #: One ``name[=value]`` extension parameter; ``None`` when it has no value.
 Param = tuple[str, str | None]
@@ -178,11 +183,13 @@ def acceptOffers(values: Sequence[str]) -> Agreement | None:
     declined too (RFC 6455 §9.1). None acceptable: no compression, never a refusal.
 
     The answer keeps the client's limits on the server: ``server_no_context_takeover`` and
-    ``server_max_window_bits`` (8 to 15, answered with the same value, §7.1.2.1). It does
-    not limit the client: a ``client_max_window_bits`` offer is accepted with or without a
-    value and left out of the answer (§7.1.2.2 lets the server ignore the hint), and the
-    ``client_no_context_takeover`` hint is not echoed (§7.1.1.2); bws inflates with the
-    largest window, which decodes every smaller one.
+    ``server_max_window_bits`` (8 to 15, answered with the same value, §7.1.2.1). A
+    ``client_no_context_takeover`` hint is accepted and echoed (§7.1.1.2: the server then
+    keeps no inflater between messages). A ``client_max_window_bits`` offer without a
+    value, or with one above :data:`CLIENT_WINDOW_BITS`, is answered with
+    :data:`CLIENT_WINDOW_BITS` (§7.1.2.2); one at or below it is accepted and left out of
+    the answer, and bws inflates with the largest window, which decodes every smaller one
+    (and tolerates a client that rounds 8 up to 9).
 
     :param values: the request's header values.
     :return: the agreement to answer with, or ``None``.
@@ -199,8 +206,9 @@ def acceptOffers(values: Sequence[str]) -> Agreement | None:
 def _offered(params: list[Param]) -> Agreement | None:
     """The agreement for one offer, or ``None`` when bws must decline it (RFC 7692 §5)."""
     seen: set[str] = set()
-    serverNoContextTakeover = False
+    serverNoContextTakeover = clientNoContextTakeover = False
     serverMaxWindowBits: int | None = None
+    clientMaxWindowBits: int | None = None
     for name, value in params:
         if name in seen:
             return None
@@ -210,6 +218,8 @@ def _offered(params: list[Param]) -> Agreement | None:
                 return None
             if name == "server_no_context_takeover":
                 serverNoContextTakeover = True
+            else:
+                clientNoContextTakeover = True
         elif name == "server_max_window_bits":
             if value is None or not _BITS.fullmatch(value):
                 return None
@@ -217,10 +227,14 @@ def _offered(params: list[Param]) -> Agreement | None:
         elif name == "client_max_window_bits":
             if value is not None and not _BITS.fullmatch(value):
                 return None
+            if value is None or int(value) > CLIENT_WINDOW_BITS:
+                clientMaxWindowBits = CLIENT_WINDOW_BITS
         else:
             return None
     return Agreement(serverNoContextTakeover=serverNoContextTakeover,
-                     serverMaxWindowBits=serverMaxWindowBits)
+                     clientNoContextTakeover=clientNoContextTakeover,
+                     serverMaxWindowBits=serverMaxWindowBits,
+                     clientMaxWindowBits=clientMaxWindowBits)
 
 
 # -- the client: the server's answer to CLIENT_OFFER ---------------------------------------

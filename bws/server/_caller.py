@@ -139,15 +139,20 @@ class Caller:
 
     def setAttribute(self, key: str, value: Any) -> None:
         """Store a per-connection value."""
-        self._connection.attributes[key] = value
+        connection = self._connection
+        if connection.attributes is None:
+            connection.attributes = {}
+        connection.attributes[key] = value
 
     def getAttribute(self, key: str) -> Any:
         """A stored value, or None."""
-        return self._connection.attributes.get(key)
+        attributes = self._connection.attributes
+        return None if attributes is None else attributes.get(key)
 
     def removeAttribute(self, key: str) -> Any:
         """Remove a stored value and return it (None if absent)."""
-        return self._connection.attributes.pop(key, None)
+        attributes = self._connection.attributes
+        return None if attributes is None else attributes.pop(key, None)
 
     def __repr__(self) -> str:
         return f"<bws.Caller {self._connection.connectionId}>"

@@ -48,7 +48,7 @@ __all__ = ["UpgradeResource", "UpgradeChannel", "UpgradeSite", "UpgradeRequestWi
            "BodylessUpgrades", "guardSharedSite", "refuseAtHeaders"]
 
 if TYPE_CHECKING:
-    from bws._autobahn import ServerAdapter
+    from bws._autobahn import ServerAdapter, ServerOptions
     from bws._groups import Groups
     from bws.auth.records import CheckerWithScopes
 
@@ -285,10 +285,8 @@ class Upgrade:
             CountingRunner(service, config, connection, self.bws, clock, stats,
                            resource.groups)
             stats.handshake(101)
-        from bws._autobahn import ServerAdapter
-
-        proto = ServerAdapter(connection, self.decision.subProtocol, headers, self.bws)
-        proto.factory = self.factory
+        options = cast("ServerOptions", self.factory)
+        proto = options.buildAdapter(connection, self.decision.subProtocol, headers, self.bws)
         self.resource.track(connection)
         handOver(self.request, proto, self.decision.key, list(self.decision.offered))
 

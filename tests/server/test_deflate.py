@@ -433,16 +433,29 @@ class FinalBlockTests(ServerMixin, SynchronousTestCase):
         self.flush()
         self.assertEqual(recorder.received, ["Hello, Hello, world"] * 2)
 
-    def test_lostWindowFailsLoudly(self) -> None:
-        """A reference to bytes from before the message whose final block ended a running
-        stream fails the connection 1007; it never yields wrong data."""
+    def test_windowAcrossEndedStream(self) -> None:
+        """A stream that began a message earlier and ended with a final block leaves the
+        whole window, across messages (no inflater is held between messages, only its
+        window): a reference back to the earlier message's bytes is inflated right.
+        (Until issue 15 this window held the last message's bytes only, and this failed
+        1007.)"""
         recorder, peer = self.connected()
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
         peer.send(0xC1, (c.compress(b"Hello") + c.flush(zlib.Z_SYNC_FLUSH))[:-4])
         peer.send(0xC1, c.compress(b" there") + c.flush(zlib.Z_FINISH))
         peer.send(0xC1, finished(b"Hello there", zdict=b"Hello there"))
         self.flush()
-        self.assertEqual(recorder.received, ["Hello", " there"])
+        self.assertEqual(recorder.received, ["Hello", " there", "Hello there"])
+        self.assertEqual([p for opcode, p in peer.messages() if opcode == 8], [])
+
+    def test_wrongWindowFailsLoudly(self) -> None:
+        """A reference further back than anything sent fails the connection 1007; it
+        never yields wrong data."""
+        recorder, peer = self.connected()
+        peer.send(0xC1, finished(b"Hello"))
+        peer.send(0xC1, finished(b"Hello there, world", zdict=b"x" * 30000 + b"Hello there"))
+        self.flush()
+        self.assertEqual(recorder.received, ["Hello"])
         close = [payload for opcode, payload in peer.messages() if opcode == 8]
         self.assertEqual([closeCode(p) for p in close], [1007])
 

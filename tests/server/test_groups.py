@@ -376,3 +376,28 @@ class SlowMemberTests(GroupsTestsMixin, SynchronousTestCase):
         self.assertEqual(len(groups.members("lobby")), 2)
         groups.broadcast("lobby", self.MESSAGE)
         self.assertEqual(len(groups.members("lobby")), 1)
+
+
+@implementer(bws.IService)
+class Announcer(Member):
+    """Answers the sender first, then broadcasts to the whole room (the sender too)."""
+
+    def onTextMessage(self, caller: Any, text: str) -> None:
+        caller.writeMessage("ack " + text)
+        caller.groups.broadcast(self.room, text)
+
+
+class OrderTests(GroupsTestsMixin, SynchronousTestCase):
+    """A broadcast made while its sender's message is handled keeps its place among the
+    frames the sender's connection was written before it."""
+
+    def test_replyThenBroadcast(self) -> None:
+        """The sender gets its reply, then the broadcast, in the order they were made."""
+        self.patch(Rooms, "get", lambda rooms, request, room: (
+            rooms.members.append(Announcer(room)) or rooms.members[-1]))
+        sender, _ = self.join("lobby")
+        other, _ = self.join("lobby")
+        sender.writeMessage("hi")
+        self.memory.flush()
+        self.assertEqual(self.received(sender), ["ack hi", "hi"])
+        self.assertEqual(self.received(other), ["hi"])
