@@ -58,6 +58,18 @@ class RedisAddress:
         return f"redis://{host}:{self.port}/{self.db}"
 
 
+def checkInstalled() -> None:
+    """Check that txredisapi (the ``redis`` extra) can be imported, before anything starts.
+
+    :raise ValueError: saying what to install.
+    """
+    try:
+        import txredisapi  # noqa: F401
+    except ImportError:
+        raise ValueError("needs txredisapi, which is not installed: "
+                         "pip install 'txbws[redis]'") from None
+
+
 def parseRedisUrl(url: str) -> RedisAddress:
     """Read a ``redis://`` URL.
 

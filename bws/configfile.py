@@ -196,10 +196,11 @@ def _groupsSettings(data: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The top-level ``broker`` and ``groupMaxBacklog`` keys (groups, DESIGN §3.7)."""
     settings: dict[str, Any] = {}
     if "broker" in data:
-        from bws._redisbroker import parseRedisUrl
+        from bws._redisbroker import checkInstalled, parseRedisUrl
 
         try:
             parseRedisUrl(data["broker"])
+            checkInstalled()
         except ValueError as e:
             raise ConfigurationError(f"{name}:broker: {e}") from None
         settings["broker"] = data["broker"]

@@ -327,10 +327,11 @@ Examples:
         if not 0 <= self["port"] <= 65535:
             raise usage.UsageError(f"--port: must be 0..65535, got {self['port']}")
         if self["broker"] is not None:
-            from bws._redisbroker import parseRedisUrl
+            from bws._redisbroker import checkInstalled, parseRedisUrl
 
             try:
                 parseRedisUrl(self["broker"])
+                checkInstalled()
             except ValueError as e:
                 raise usage.UsageError(f"--broker: {e}") from None
         if self["group-max-backlog"] == 0:

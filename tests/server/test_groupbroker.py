@@ -7,6 +7,7 @@ here the broker's own logic runs without a connection.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -154,6 +155,15 @@ class RedisMessageTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(self.broker.subscribe("lobby")), None)
 
 
+def hideTxredisapi(case: SynchronousTestCase) -> None:
+    """Make ``import txredisapi`` fail for the test, as when it is not installed."""
+    if "txredisapi" in sys.modules:
+        case.addCleanup(sys.modules.__setitem__, "txredisapi", sys.modules["txredisapi"])
+    else:
+        case.addCleanup(sys.modules.pop, "txredisapi", None)
+    sys.modules["txredisapi"] = None  # type: ignore[assignment]
+
+
 class BrokerOptionTests(SynchronousTestCase):
     """``--broker`` and ``--group-max-backlog``."""
 
@@ -163,6 +173,15 @@ class BrokerOptionTests(SynchronousTestCase):
                                   ["--broker", "http://x"])
         self.assertTrue(str(error).startswith("--broker: "), str(error))
         self.assertNotIn("\n", str(error))
+
+    def test_txredisapiMissing(self) -> None:
+        """Without txredisapi, ``--broker`` stops twistd in one line saying what to
+        install, rather than with a traceback once the service starts."""
+        hideTxredisapi(self)
+        error = self.assertRaises(usage.UsageError, Options().parseOptions,
+                                  ["--broker", "redis://127.0.0.1:6379/0"])
+        self.assertEqual(str(error), "--broker: needs txredisapi, which is not installed: "
+                                     "pip install 'txbws[redis]'")
 
     def test_badBacklog(self) -> None:
         """The backlog is a positive number of bytes."""
@@ -206,6 +225,13 @@ class BrokerConfigFileTests(ConfigFileMixin, SynchronousTestCase):
         self.assertIsInstance(server, ServerConfig)
         self.assertEqual((server.broker, server.groupMaxBacklog),
                          ("redis://127.0.0.1:6379/0", 4096))
+
+    def test_txredisapiMissing(self) -> None:
+        """Without txredisapi, ``broker`` is refused in one line saying what to install."""
+        hideTxredisapi(self)
+        self.assertEqual(self.refused('broker = "redis://127.0.0.1:6379/0"\n' + PLAIN + ECHO),
+                         "bws.toml:broker: needs txredisapi, which is not installed: "
+                         "pip install 'txbws[redis]'")
 
     def test_refused(self) -> None:
         """A bad value is named ``file:key``."""
