@@ -351,6 +351,13 @@ Examples:
             applyServiceOptions(self["upgradeService"], self)
         except ConfigurationError as e:
             raise usage.UsageError(str(e)) from None
+        from bws.server._routing import Attachment
+
+        try:  # the path a Listener would refuse at attach(), refused now in one line
+            Attachment(self["upgradeService"], self["path"],
+                       serviceConfigOf(self["upgradeService"]))
+        except ConfigurationError as e:
+            raise usage.UsageError(f"--path: {_oneLine(e)}") from None
         if self["secureSocket"] is not None:
             checkSecureSocket(self["secureSocket"], self)
 
@@ -460,9 +467,23 @@ def applyServiceOptions(upgradeService: Any, options: Options) -> None:
     if changes:
         try:
             config = attrs.evolve(serviceConfigOf(upgradeService), **changes)
-        except (TypeError, ValueError) as e:
-            raise ConfigurationError(str(e)) from None
+        except (TypeError, ValueError, ConfigurationError) as e:
+            # Name the option the user typed, not the record's field.
+            message = str(e)
+            for field, option in SERVICE_OPTIONS.items():
+                if field in changes and f"WSServiceConfig.{field}" in message:
+                    message = message.replace(f"WSServiceConfig.{field}", option, 1)
+                    break
+            raise ConfigurationError(message) from None
         setServiceConfig(upgradeService, config)
+
+
+#: The ``WSServiceConfig`` field each service option sets (for messages that name it).
+SERVICE_OPTIONS = {
+    "maxFrameSize": "--max-frame-size", "maxMessageSize": "--max-message-size",
+    "idleTimeout": "--idle-timeout", "pingInterval": "--ping-interval",
+    "pingTimeout": "--ping-timeout", "allowedOrigins": "--allowed-origin",
+}
 
 
 def secureSocketFrom(options: Options) -> ListenerSecureSocket | None:

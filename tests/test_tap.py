@@ -72,8 +72,14 @@ class OptionsTests(SynchronousTestCase):
             (["--service", "bws"], "--service"),
             (["--key", "k.pem"], "--key"),
             (["--verify-client", "maybe"], "--verify-client"),
-            (["--allowed-origin", "not an origin"], "allowedOrigins"),
+            (["--allowed-origin", "not an origin"], "--allowed-origin: 'not an origin'"),
+            (["--ping-interval", "-3"], "--ping-interval"),
+            (["--path", "rooms{"], "--path: attach: path 'rooms{'"),
+            (["--path", "/rooms/{room"], "segment '{room' is not a template"),
+            (["--path", "/rooms/{room}x"], "--path"),
+            (["--path", "/a/{x}/{x}"], "--path: attach: path '/a/{x}/{x}' repeats"),
         ]:
             e = self.assertRaises(usage.UsageError, Options().parseOptions, argv)
             self.assertIn(words, str(e))
+            self.assertTrue(str(e).startswith("--"), str(e))
             self.assertNotIn("\n", str(e))

@@ -46,7 +46,8 @@ def _isTemplate(segment: str) -> bool:
 class Attachment:
     """One upgrade service at one (possibly templated) path, with its ``WSServiceConfig``.
 
-    :raise ConfigurationError: when ``path`` repeats a template parameter, or ``get`` cannot
+    :raise ConfigurationError: when a segment of ``path`` holds a brace but is not a whole
+        ``{name}`` template, when ``path`` repeats a template parameter, or ``get`` cannot
         take the path's parameters (see :class:`GetSignature`).
     """
 
@@ -56,6 +57,12 @@ class Attachment:
         #: ``"*"``: every path no other attachment claims.
         self.catchAll = path == CATCH_ALL
         self.segments = () if self.catchAll else splitPath(path)
+        for segment in self.segments:
+            if ("{" in segment or "}" in segment) and not (
+                    _isTemplate(segment) and segment[1:-1].isidentifier()):
+                raise ConfigurationError(
+                    f"attach: path {path!r}: segment {segment!r} is not a template; a "
+                    "template segment is a whole segment {name}, name an identifier")
         names = [s[1:-1] for s in self.segments if _isTemplate(s)]
         if len(set(names)) != len(names):
             raise ConfigurationError(f"attach: path {path!r} repeats a template parameter")

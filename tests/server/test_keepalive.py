@@ -387,8 +387,8 @@ class TwistdTests(SynchronousTestCase):
         cases = [
             (["--ping-interval", "-1"], "--ping-interval: must not be negative"),
             (["--ping-timeout", "x"], "--ping-timeout: expected a number"),
-            (["--ping-interval", "inf"], "WSServiceConfig.pingInterval: "),
-            (["--ping-timeout", "nan"], "WSServiceConfig.pingTimeout: "),
+            (["--ping-interval", "inf"], "--ping-interval: must be a finite number"),
+            (["--ping-timeout", "nan"], "--ping-timeout: must be a finite number"),
         ]
         for args, message in cases:
             with self.assertRaises(usage.UsageError) as raised:
